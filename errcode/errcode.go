@@ -75,6 +75,7 @@ const (
 	SASLAuthenticationFailed           Code = 58
 	UnknownProducerID                  Code = 59
 	ReassignmentInProgress             Code = 60
+	UnsupportedCompressionType         Code = 76
 	InvalidRecord                      Code = 87
 	UnstableOffsetCommit               Code = 88
 	ProducerFenced                     Code = 90
@@ -150,6 +151,7 @@ var infos = map[Code]info{
 	SASLAuthenticationFailed:           {"SASL_AUTHENTICATION_FAILED", false},
 	UnknownProducerID:                  {"UNKNOWN_PRODUCER_ID", false},
 	ReassignmentInProgress:             {"REASSIGNMENT_IN_PROGRESS", false},
+	UnsupportedCompressionType:         {"UNSUPPORTED_COMPRESSION_TYPE", false},
 	InvalidRecord:                      {"INVALID_RECORD", false},
 	UnstableOffsetCommit:               {"UNSTABLE_OFFSET_COMMIT", true},
 	ProducerFenced:                     {"PRODUCER_FENCED", false},

@@ -1,9 +1,3 @@
-// Package record reads, checks, rewrites and builds Kafka record batches
-// (message format v2) and legacy message sets (magic 0 and 1).
-//
-// Parsing works in place: a Batch is a view over the caller's bytes and
-// records are sub-slices of them (or of one decompressed buffer), so the
-// produce path does not copy or allocate per record.
 package record
 
 import (
@@ -48,6 +42,11 @@ const (
 	AttrDeleteHorizon = 0x40
 )
 
+// NoTimestamp is the timestamp of a record that carries none (Kafka's
+// RecordBatch.NO_TIMESTAMP); it is also "no producer id", "no epoch" and
+// "no sequence" in the header.
+const NoTimestamp = -1
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Header is the decoded v2 RecordBatch header.
@@ -91,6 +90,19 @@ func (h *Header) LastSequence() int32 {
 	return IncrementSequence(h.BaseSequence, h.LastOffsetDelta)
 }
 
+// Timestamp is the timestamp readers see for r, a record of this batch:
+// maxTimestamp when the LogAppendTime bit is set, else baseTimestamp plus
+// the record's delta (DefaultRecord.readFrom).
+func (h *Header) Timestamp(r *Record) int64 {
+	if h.LogAppendTime() {
+		return h.MaxTimestamp
+	}
+	return h.BaseTimestamp + r.TimestampDelta
+}
+
+// Offset is the offset of r, a record of this batch.
+func (h *Header) Offset(r *Record) int64 { return h.BaseOffset + int64(r.OffsetDelta) }
+
 // IncrementSequence adds delta to seq modulo 2^31.
 func IncrementSequence(seq, delta int32) int32 {
 	if seq > int32(0x7fffffff)-delta {
@@ -120,6 +132,22 @@ func ReadHeader(b []byte) Header {
 	}
 }
 
+// readFramingHeader decodes what a framed batch of at least 17 bytes
+// surely holds (offset, length, leader epoch, magic) and, when b is long
+// enough, the rest of the header.
+func readFramingHeader(b []byte) Header {
+	if len(b) >= HeaderSize {
+		return ReadHeader(b)
+	}
+	be := binary.BigEndian
+	return Header{
+		BaseOffset:           int64(be.Uint64(b[offBaseOffset:])),
+		BatchLength:          int32(be.Uint32(b[offBatchLength:])),
+		PartitionLeaderEpoch: int32(be.Uint32(b[offLeaderEpoch:])),
+		Magic:                int8(b[offMagic]),
+	}
+}
+
 // ComputeCRC returns the CRC-32C of b[21:], the range a v2 batch's CRC covers.
 func ComputeCRC(b []byte) uint32 { return crc32.Checksum(b[offAttributes:], castagnoli) }
 
@@ -136,13 +164,25 @@ func SetPartitionLeaderEpoch(b []byte, epoch int32) {
 	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(epoch))
 }
 
-// SetMaxTimestamp overwrites maxTimestamp and, when logAppendTime is true,
-// sets the LogAppendTime attribute bit; then it recomputes the CRC.
-func SetMaxTimestamp(b []byte, ts int64, logAppendTime bool) {
-	binary.BigEndian.PutUint64(b[offMaxTimestamp:], uint64(ts))
-	if logAppendTime {
-		a := binary.BigEndian.Uint16(b[offAttributes:])
-		binary.BigEndian.PutUint16(b[offAttributes:], a|AttrLogAppendTime)
+// SetMaxTimestamp sets maxTimestamp and the timestamp type of the v2 batch
+// b in place, as Kafka's DefaultRecordBatch.setMaxTimestamp does: when
+// neither changes it touches nothing and returns false; otherwise it writes
+// ts, sets the LogAppendTime bit if logAppendTime and clears it if not,
+// rebuilds the attributes from their defined bits (codec, timestamp type,
+// transactional, control, delete horizon; bits 7-15 become 0) and
+// recomputes the CRC. It reports whether b changed.
+func SetMaxTimestamp(b []byte, ts int64, logAppendTime bool) bool {
+	be := binary.BigEndian
+	a := be.Uint16(b[offAttributes:])
+	if int64(be.Uint64(b[offMaxTimestamp:])) == ts && (a&AttrLogAppendTime != 0) == logAppendTime {
+		return false
 	}
-	binary.BigEndian.PutUint32(b[offCRC:], ComputeCRC(b))
+	a &= AttrCodecMask | AttrTransactional | AttrControl | AttrDeleteHorizon
+	if logAppendTime {
+		a |= AttrLogAppendTime
+	}
+	be.PutUint16(b[offAttributes:], a)
+	be.PutUint64(b[offMaxTimestamp:], uint64(ts))
+	be.PutUint32(b[offCRC:], ComputeCRC(b))
+	return true
 }

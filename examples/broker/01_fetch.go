@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/chronik-go/chronik/errcode"
+	"github.com/chronik-go/chronik/metadata"
+	"github.com/chronik-go/chronik/produce"
+	"github.com/chronik-go/chronik/segment"
+	"github.com/chronik-go/chronik/wire"
+)
+
+// Fetch error codes package errcode does not name.
+const (
+	codeFetchSessionIDNotFound   errcode.Code = 70
+	codeInvalidFetchSessionEpoch errcode.Code = 71
+	codeFencedLeaderEpoch        errcode.Code = 74
+	codeUnknownLeaderEpoch       errcode.Code = 75
+)
+
+// fetchPoll is how often a waiting fetch re-checks the high watermarks of
+// its partitions. Produce requests wake waiting fetches as they complete
+// (notifier); the poll catches the high watermark moving later, when a
+// background group commit covers acks=0 and acks=1 data.
+const fetchPoll = 5 * time.Millisecond
+
+// fetch answers Fetch (key 1) v4-v12 from the partition logs. The request
+// is decoded now (a malformed one closes the connection) and answered when
+// the connection's writer waits on the Reply, so that a long poll does not
+// stop the connection from reading its next requests; responses still go
+// out in request order. ctx is the connection's: when the broker shuts
+// down, a waiting fetch answers with what it has.
+func (b *broker) fetch(ctx context.Context, hdr wire.RequestHeader, body []byte) (produce.Reply, error) {
+	req, err := wire.DecodeFetchRequest(hdr.APIVersion, body)
+	if err != nil {
+		return produce.Reply{}, &decodeError{hdr.APIKey, hdr.APIVersion, err}
+	}
+	flexible := wire.ResponseHeaderFlexible(hdr.APIKey, hdr.APIVersion)
+	return produce.Reply{Wait: func(context.Context) ([]byte, bool) {
+		resp := b.fetchWait(ctx, req)
+		out := wire.AppendResponseHeader(nil, hdr.CorrelationID, flexible)
+		return resp.AppendTo(out), false
+	}}, nil
+}
+
+// fetchWait reads the requested partitions, and while they hold fewer than
+// min_bytes and no partition failed, waits for more data up to max_wait_ms
+// (Kafka's DelayedFetch), then reads them again.
+func (b *broker) fetchWait(ctx context.Context, req *wire.FetchRequest) *wire.FetchResponse {
+	if code := sessionError(req); code != errcode.None {
+		// This broker keeps no fetch sessions (KIP-227): it answers every
+		// fetch in full with session id 0, which tells a client that no
+		// session was created, so a session-continuing request is unknown.
+		return &wire.FetchResponse{Version: req.Version, ErrorCode: code, Topics: []wire.FetchTopicResponse{}}
+	}
+	deadline := time.Now().Add(durationMs(req.MaxWaitMs))
+	for {
+		wake := b.data.wait() // before reading, so a produce completing meanwhile wakes us
+		resp, n, failed, bounds := b.readFetch(req)
+		if n >= int(req.MinBytes) || failed || !time.Now().Before(deadline) || ctx.Err() != nil {
+			return resp
+		}
+		b.waitForData(ctx, req, bounds, wake, deadline)
+	}
+}
+
+// waitForData returns once a partition's readable end moved past what the
+// last read saw, at deadline, or when ctx is done.
+func (b *broker) waitForData(ctx context.Context, req *wire.FetchRequest, bounds []int64, wake <-chan struct{}, deadline time.Time) {
+	timer := time.NewTimer(fetchPoll)
+	defer timer.Stop()
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		// Since Go 1.23 Reset discards a pending expiry: no drain needed.
+		timer.Reset(min(left, fetchPoll))
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+			wake = b.data.wait()
+		case <-timer.C:
+		}
+		if b.boundsMoved(req, bounds) {
+			return
+		}
+	}
+}
+
+// boundsMoved reports whether any partition's readable end differs from
+// the one recorded by readFetch.
+func (b *broker) boundsMoved(req *wire.FetchRequest, bounds []int64) bool {
+	i := 0
+	for _, t := range req.Topics {
+		for _, p := range t.Partitions {
+			if bounds[i] >= 0 {
+				if l, err := b.handler.Log(t.Name, p.Partition); err == nil && l.HighWatermark() != bounds[i] {
+					return true
+				}
+			}
+			i++
+		}
+	}
+	return false
+}
+
+// sessionError checks the fetch session fields (v7+) against a broker that
+// never creates sessions (Kafka's FetchMetadata rules).
+func sessionError(req *wire.FetchRequest) errcode.Code {
+	switch {
+	case req.Version < 7:
+		return errcode.None
+	case req.SessionEpoch == -1 || req.SessionEpoch == 0 && req.SessionID == 0:
+		// sessionless full fetch, or a request for a new session
+		return errcode.None
+	case req.SessionID == 0:
+		return codeInvalidFetchSessionEpoch
+	default:
+		return codeFetchSessionIDNotFound
+	}
+}
+
+// readFetch reads every requested partition once. It returns the response,
+// its record bytes, whether a partition failed, and the readable end of
+// each partition (-1 for a failed one), in request order.
+//
+// Limits follow Kafka (KIP-74): partitions are read in request order while
+// the response is below max_bytes, each at most partition_max_bytes, except
+// that the first batch of the first partition with data is returned whole
+// even when it exceeds both limits, so that a consumer always progresses.
+func (b *broker) readFetch(req *wire.FetchRequest) (resp *wire.FetchResponse, n int, failed bool, bounds []int64) {
+	resp = &wire.FetchResponse{Version: req.Version, Topics: make([]wire.FetchTopicResponse, len(req.Topics))}
+	budget := int(req.MaxBytes)
+	if budget <= 0 {
+		budget = 1 << 30
+	}
+	for i, t := range req.Topics {
+		rt := &resp.Topics[i]
+		rt.Name = t.Name
+		rt.Partitions = make([]wire.FetchPartitionResponse, len(t.Partitions))
+		topic, topicOK := b.meta.Topic(t.Name)
+		for j, p := range t.Partitions {
+			pr := &rt.Partitions[j]
+			bound := b.readPartition(req, &topic, topicOK, p, pr, n, budget-n)
+			if pr.ErrorCode != errcode.None {
+				failed = true
+			}
+			n += len(pr.Records)
+			bounds = append(bounds, bound)
+		}
+	}
+	return resp, n, failed, bounds
+}
+
+// readPartition fills pr for one partition with at most limit bytes (see
+// readFetch for the first-batch rule; have is the response's bytes so far)
+// and returns the partition's readable end, or -1 if it failed.
+func (b *broker) readPartition(req *wire.FetchRequest, topic *metadata.Topic, topicOK bool, p wire.FetchPartition, pr *wire.FetchPartitionResponse, have, limit int) int64 {
+	*pr = wire.FetchPartitionResponse{
+		Partition: p.Partition, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1,
+		PreferredReadReplica: -1, Records: []byte{},
+	}
+	if !topicOK {
+		pr.ErrorCode = errcode.UnknownTopicOrPartition
+		return -1
+	}
+	if code := checkLeaderEpoch(topic, p.Partition, p.CurrentLeaderEpoch); code != errcode.None {
+		pr.ErrorCode = code
+		return -1
+	}
+	l, err := b.handler.Log(topic.Name, p.Partition)
+	if err != nil {
+		pr.ErrorCode = codeOf(err)
+		return -1
+	}
+	// The high watermark is the durable end. The last stable offset equals
+	// it while no transaction is open (kafka-semantics.md §4.10); this
+	// broker has no transaction coordinator, so none ever is.
+	hw := l.HighWatermark()
+	pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = hw, hw, l.StartOffset()
+	if req.IsolationLevel == wire.ReadCommitted {
+		pr.AbortedTransactions = []wire.AbortedTransaction{}
+	}
+	if limit > int(p.PartitionMaxBytes) {
+		limit = int(p.PartitionMaxBytes)
+	}
+	if have > 0 && limit <= 0 {
+		return hw
+	}
+	data, err := l.Read(p.FetchOffset, max(limit, 0), hw)
+	if err != nil {
+		var oor *segment.OffsetOutOfRangeError
+		if errors.As(err, &oor) {
+			pr.ErrorCode = errcode.OffsetOutOfRange
+		} else {
+			pr.ErrorCode = codeOf(err)
+			b.logger.Warn("fetch read failed", "topic", topic.Name, "partition", p.Partition, "offset", p.FetchOffset, "err", err)
+		}
+		return -1
+	}
+	if have > 0 && len(data) > limit {
+		// Only the response's first batch may exceed the limits.
+		return hw
+	}
+	if data != nil {
+		pr.Records = data
+	}
+	return hw
+}
+
+// checkLeaderEpoch compares a client's current_leader_epoch (v9+ of Fetch,
+// v4+ of ListOffsets; -1 = not given) with the partition's, as Kafka's
+// Partition.getLocalLog does: older is FENCED_LEADER_EPOCH, newer
+// UNKNOWN_LEADER_EPOCH.
+func checkLeaderEpoch(t *metadata.Topic, partition, epoch int32) errcode.Code {
+	pi, ok := t.Partition(partition)
+	if !ok {
+		return errcode.UnknownTopicOrPartition
+	}
+	switch {
+	case epoch < 0 || epoch == pi.LeaderEpoch:
+		return errcode.None
+	case epoch < pi.LeaderEpoch:
+		return codeFencedLeaderEpoch
+	default:
+		return codeUnknownLeaderEpoch
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/chronik-go/chronik/errcode"
+	"github.com/chronik-go/chronik/produce"
+	"github.com/chronik-go/chronik/wire"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// API keys served besides those package wire names.
+const (
+	apiKeyListOffsets    int16 = 2
+	apiKeyMetadata       int16 = 3
+	apiKeyCreateTopics   int16 = 19
+	apiKeyInitProducerID int16 = 22
+)
+
+// apiRange is one API key and the versions the broker serves.
+type apiRange struct {
+	Key      int16
+	Min, Max int16
+}
+
+// advertisedAPIs returns exactly the APIs the broker implements, with the
+// versions it decodes and answers. Produce advertises min version 0 because
+// librdkafka <= 2.11 sends gzip, snappy and lz4 batches uncompressed unless
+// it does (KAFKA-18659); the handler serves v0-v9 in full. InitProducerId
+// is offered only with idempotence enabled, so that clients fall back to
+// plain producing otherwise.
+func advertisedAPIs(idempotence bool) []apiRange {
+	apis := []apiRange{
+		{wire.APIKeyProduce, wire.ProduceMinVersion, wire.ProduceMaxVersion},
+		{wire.APIKeyFetch, wire.FetchMinVersion, wire.FetchMaxVersion},
+		{apiKeyListOffsets, 1, 7},
+		{apiKeyMetadata, 0, 12},
+		{wire.APIKeyAPIVersions, 0, 3},
+		{apiKeyCreateTopics, 0, 7},
+	}
+	if idempotence {
+		apis = append(apis, apiRange{apiKeyInitProducerID, 0, 4})
+	}
+	return apis
+}
+
+// supports reports whether the broker serves the API key at this version.
+func (b *broker) supports(key, version int16) bool {
+	for _, a := range b.apis {
+		if a.Key == key {
+			return version >= a.Min && version <= a.Max
+		}
+	}
+	return false
+}
+
+// unsupportedError is a request for an API or version the broker does not
+// serve; the connection is closed, as Kafka does when it cannot parse a
+// request header's API version (only ApiVersions answers those, KIP-511).
+type unsupportedError struct {
+	Key, Version int16
+}
+
+func (e *unsupportedError) Error() string {
+	return fmt.Sprintf("broker: %s v%d is not served; closing the connection", wire.APIName(e.Key), e.Version)
+}
+
+// decodeError is a request body that does not parse; Kafka closes the
+// connection then.
+type decodeError struct {
+	Key, Version int16
+	Err          error
+}
+
+func (e *decodeError) Error() string {
+	return fmt.Sprintf("broker: malformed %s v%d request: %v", wire.APIName(e.Key), e.Version, e.Err)
+}
+
+func (e *decodeError) Unwrap() error { return e.Err }
+
+// dispatch is the produce.Dispatcher of every connection: it routes one
+// request by API key. Produce goes to the library's handler; Fetch is
+// answered when the Reply is waited on, so that a long poll does not hold
+// up reading the connection's next requests; the others are answered at
+// once. An error closes the connection.
+func (b *broker) dispatch(ctx context.Context, hdr wire.RequestHeader, body []byte) (produce.Reply, error) {
+	if hdr.APIKey == wire.APIKeyAPIVersions {
+		return b.apiVersions(hdr, body)
+	}
+	if !b.supports(hdr.APIKey, hdr.APIVersion) {
+		return produce.Reply{}, &unsupportedError{hdr.APIKey, hdr.APIVersion}
+	}
+	switch hdr.APIKey {
+	case wire.APIKeyProduce:
+		r, err := b.handler.DispatchProduce(ctx, hdr, body)
+		if err != nil {
+			return r, err
+		}
+		wait := r.Wait
+		r.Wait = func(ctx context.Context) ([]byte, bool) {
+			resp, closeConn := wait(ctx)
+			b.data.broadcast()
+			return resp, closeConn
+		}
+		return r, nil
+	case wire.APIKeyFetch:
+		return b.fetch(ctx, hdr, body)
+	case apiKeyListOffsets:
+		return b.listOffsets(hdr, body)
+	case apiKeyMetadata:
+		return b.metadata(ctx, hdr, body)
+	case apiKeyCreateTopics:
+		return b.createTopics(ctx, hdr, body)
+	case apiKeyInitProducerID:
+		return b.initProducerID(ctx, hdr, body)
+	}
+	return produce.Reply{}, &unsupportedError{hdr.APIKey, hdr.APIVersion}
+}
+
+// decode reads a request body of hdr's version into req.
+func decode(hdr wire.RequestHeader, body []byte, req kmsg.Request) error {
+	req.SetVersion(hdr.APIVersion)
+	if err := req.ReadFrom(body); err != nil {
+		return &decodeError{hdr.APIKey, hdr.APIVersion, err}
+	}
+	return nil
+}
+
+// respond encodes resp in the request's version after the response header
+// that version calls for.
+func respond(hdr wire.RequestHeader, resp kmsg.Response) produce.Reply {
+	resp.SetVersion(hdr.APIVersion)
+	out := wire.AppendResponseHeader(nil, hdr.CorrelationID, wire.ResponseHeaderFlexible(hdr.APIKey, hdr.APIVersion))
+	return produce.Immediate(resp.AppendTo(out))
+}
+
+// codeOf returns the Kafka error code an error from the library carries:
+// *errcode.Error values and errors with a Code method (package segment's),
+// UNKNOWN_SERVER_ERROR for anything else.
+func codeOf(err error) errcode.Code {
+	if err == nil {
+		return errcode.None
+	}
+	var e *errcode.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	var c interface{ Code() errcode.Code }
+	if errors.As(err, &c) {
+		return c.Code()
+	}
+	return errcode.UnknownServerError
+}

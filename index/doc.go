@@ -1,0 +1,2 @@
+// Package index is chronik's real-time search.
+package index

@@ -1,0 +1,118 @@
+package index
+
+// Query is a search query: one of the *Query types below, which follow
+// Elasticsearch's query DSL (ParseQuery reads that JSON into them). Field
+// names are dotted paths into JSON values ("user.id"), "<field>.keyword"
+// for the exact string, or record metadata: _key, _timestamp, _offset,
+// _partition, _headers.<name>, _value (non-JSON values), _id.
+//
+// A Boost of 0 means 1.
+type Query interface{ isQuery() }
+
+// MatchAllQuery matches every document.
+type MatchAllQuery struct{ Boost float64 }
+
+// MatchNoneQuery matches no document.
+type MatchNoneQuery struct{}
+
+// MatchQuery is a full-text query: Query is analysed like the field's text
+// and matches documents holding any of its words (Operator "or", the
+// default) or all of them ("and"). On keyword fields it is an exact match;
+// a numeric, boolean or date Query also matches such values.
+type MatchQuery struct {
+	Field, Query string
+	Operator     string // "or" (default) or "and"
+	// MinimumShouldMatch is how many words must match with "or": "2",
+	// "-1", "75%", "-25%"; empty means 1.
+	MinimumShouldMatch string
+	Boost              float64
+}
+
+// MatchPhraseQuery matches documents holding Query's words in order, at
+// most Slop positions out of place.
+type MatchPhraseQuery struct {
+	Field, Query string
+	Slop         int
+	Boost        float64
+}
+
+// TermQuery matches an exact value, not analysed: a string (a word of a
+// text field, or a whole keyword), a number (float64, int or int64), a
+// bool, or a date string on date fields.
+type TermQuery struct {
+	Field string
+	Value any
+	Boost float64
+}
+
+// TermsQuery matches any of several exact values.
+type TermsQuery struct {
+	Field  string
+	Values []any
+	Boost  float64
+}
+
+// RangeQuery matches numbers, dates (RFC 3339 strings, date math such as
+// "now-15m", or epoch milliseconds for date fields) or keyword strings
+// within bounds; nil bounds are open.
+type RangeQuery struct {
+	Field              string
+	GT, GTE, LT, LTE   any
+	Boost              float64
+	includeDateStrings bool // set by query_string: bare values may be dates
+}
+
+// ExistsQuery matches documents with any non-null value for Field (or, for
+// an object, for any field under it).
+type ExistsQuery struct{ Field string }
+
+// PrefixQuery matches terms that start with Value (not analysed).
+type PrefixQuery struct {
+	Field, Value string
+	Boost        float64
+}
+
+// WildcardQuery matches terms against a pattern where * is any sequence
+// and ? any one character (not analysed).
+type WildcardQuery struct {
+	Field, Value string
+	Boost        float64
+}
+
+// IDsQuery matches documents by id ("<partition>-<offset>").
+type IDsQuery struct{ Values []string }
+
+// BoolQuery combines queries: documents must match every Must and Filter
+// query and no MustNot query; Should queries add to the score and, when
+// there is no Must or Filter, at least one must match (or
+// MinimumShouldMatch of them). Filter and MustNot do not score.
+type BoolQuery struct {
+	Must, Filter, Should, MustNot []Query
+	MinimumShouldMatch            string
+	Boost                         float64
+}
+
+// QueryStringQuery is a query in Lucene syntax: field:value, AND/OR/NOT,
+// +/-, quotes for phrases, parentheses, ranges ([a TO b], {a TO b},
+// field:>5), wildcards (* and ?) and ^boost. Terms without a field search
+// DefaultField, or every text field when it is empty or "*".
+type QueryStringQuery struct {
+	Query           string
+	DefaultField    string
+	DefaultOperator string // "or" (default) or "and"
+	Boost           float64
+}
+
+func (*MatchAllQuery) isQuery()    {}
+func (*MatchNoneQuery) isQuery()   {}
+func (*MatchQuery) isQuery()       {}
+func (*MatchPhraseQuery) isQuery() {}
+func (*TermQuery) isQuery()        {}
+func (*TermsQuery) isQuery()       {}
+func (*RangeQuery) isQuery()       {}
+func (*ExistsQuery) isQuery()      {}
+func (*PrefixQuery) isQuery()      {}
+func (*WildcardQuery) isQuery()    {}
+func (*IDsQuery) isQuery()         {}
+func (*BoolQuery) isQuery()        {}
+func (*QueryStringQuery) isQuery() {}

@@ -1,0 +1,279 @@
+// Package produce is chronik's Kafka produce path: Handler turns a decoded
+// Produce request into validated, offset-assigned, durable records and the
+// Kafka response, exactly as an Apache Kafka broker answers it.
+//
+// A host reads requests from its own connections (see Conn for an ordered
+// per-connection pipeline), decodes them with package wire and calls
+// HandleProduce. The order of checks and the error code of every failure
+// follow docs/kafka-semantics.md (sections 1, 2 and 7); docs/architecture.md
+// traces one request through the code.
+package produce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/chronik-go/chronik/errcode"
+	"github.com/chronik-go/chronik/metadata"
+	"github.com/chronik-go/chronik/segment"
+	"github.com/chronik-go/chronik/wire"
+)
+
+// MetadataStore is what the handler reads topics through: the topic's
+// partitions, their leaders and the topic configuration. Topic is called for
+// every partition of every request, so it must answer from memory.
+// metadata.Memory and metadata.Bolt implement it.
+type MetadataStore interface {
+	// Topic returns the topic and true, or false when it does not exist.
+	Topic(name string) (metadata.Topic, bool)
+}
+
+// Replicator makes acks=all wait for replicas. Without one, this node is
+// the only in-sync replica and acks=all waits for the local fsync only.
+type Replicator interface {
+	// InSyncReplicas returns the current in-sync replica count of a
+	// partition, this node included.
+	InSyncReplicas(topic string, partition int32) int
+	// WaitReplicated blocks until every in-sync replica holds the
+	// partition's records below offset, or ctx is done (ctx.Err()).
+	WaitReplicated(ctx context.Context, topic string, partition int32, offset int64) error
+}
+
+// Option configures optional parts of a Handler.
+type Option func(*Handler)
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(h *Handler) { h.logger = l } }
+
+// WithClock sets the clock used for timestamps and timeouts (tests).
+func WithClock(now func() time.Time) Option { return func(h *Handler) { h.now = now } }
+
+// WithReplicator makes acks=all also wait for replicas.
+func WithReplicator(r Replicator) Option { return func(h *Handler) { h.replicator = r } }
+
+// WithArchiver gives each partition log a remote tier for sealed segments;
+// newArchiver is called once per partition when its log is opened.
+func WithArchiver(newArchiver func(topic string, partition int32) (segment.Archiver, error)) Option {
+	return func(h *Handler) { h.newArchiver = newArchiver }
+}
+
+// WithIndexer sends every durable record of search-enabled topics to ix.
+func WithIndexer(ix Indexer) Option { return func(h *Handler) { h.indexer = ix } }
+
+// Indexer receives every durable batch of a search-enabled topic. It is the
+// hook the search pipeline (package index) plugs into; IndexBatches is
+// called off the produce path's critical section, after the batch is
+// durable, and must not block for long: a slow indexer queues and catches
+// up from the log.
+type Indexer interface {
+	// Notify tells the indexer that the partition's log now holds durable
+	// data up to (excluding) highWatermark.
+	Notify(topic string, partition int32, highWatermark int64)
+}
+
+// RequestInfo is what HandleProduce needs from the request header.
+type RequestInfo struct {
+	ClientID string // Kafka client.id; "__admin_client" may write internal topics
+}
+
+// Handler is the produce path. It owns the partition logs under
+// Config.DataDir. It is safe for concurrent use by many connections.
+type Handler struct {
+	cfg         Config
+	meta        MetadataStore
+	logger      *slog.Logger
+	now         func() time.Time
+	replicator  Replicator
+	newArchiver func(string, int32) (segment.Archiver, error)
+	indexer     Indexer
+	mem         *memoryLimiter
+	metrics     *Metrics
+
+	mu         sync.Mutex // guards partitions and closed
+	partitions map[topicPartition]*partition
+	closed     bool
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// ErrClosed is returned by HandleProduce after Close.
+var ErrClosed = errors.New("produce: handler closed")
+
+// New returns a Handler. cfg is validated; meta is required.
+func New(cfg Config, meta MetadataStore, opts ...Option) (*Handler, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if meta == nil {
+		return nil, errors.New("produce: a MetadataStore is required")
+	}
+	h := &Handler{
+		cfg:        cfg,
+		meta:       meta,
+		logger:     slog.Default(),
+		now:        time.Now,
+		mem:        newMemoryLimiter(cfg.BufferMemory),
+		partitions: make(map[topicPartition]*partition),
+	}
+	for _, o := range opts {
+		o(h)
+	}
+	if cfg.EnableIndexing && h.indexer == nil {
+		return nil, errors.New("produce: EnableIndexing needs an Indexer (WithIndexer)")
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("produce: data dir: %w", err)
+	}
+	h.metrics = newMetrics(func() float64 { return float64(h.mem.inUse()) })
+	return h, nil
+}
+
+// Metrics returns the handler's metrics.
+func (h *Handler) Metrics() *Metrics { return h.metrics }
+
+// Config returns the handler's configuration.
+func (h *Handler) Config() Config { return h.cfg }
+
+// BufferMemoryInUse returns the bytes currently reserved by requests in flight.
+func (h *Handler) BufferMemoryInUse() int64 { return h.mem.inUse() }
+
+// Close flushes and closes every partition log. Requests still running get
+// errors; HandleProduce after Close returns ErrClosed.
+func (h *Handler) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	parts := h.partitions
+	h.partitions = nil
+	h.mu.Unlock()
+	var errs []error
+	for _, p := range parts {
+		if err := p.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Log returns the log of a partition this node leads, opening it if needed:
+// what a host's Fetch and ListOffsets read. It fails with an *errcode.Error
+// (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR).
+func (h *Handler) Log(topic string, partition int32) (*segment.Log, error) {
+	t, ok := h.meta.Topic(topic)
+	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
+		return nil, &errcode.Error{Code: errcode.UnknownTopicOrPartition}
+	}
+	if t.Partitions[partition].Leader != h.cfg.NodeID {
+		return nil, &errcode.Error{Code: errcode.NotLeaderOrFollower}
+	}
+	p, err := h.partition(&t, partition)
+	if err != nil {
+		return nil, err
+	}
+	return p.log, nil
+}
+
+// partition returns the open partition, opening its log on first use.
+func (h *Handler) partition(t *metadata.Topic, index int32) (*partition, error) {
+	key := topicPartition{t.Name, index}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	if p := h.partitions[key]; p != nil {
+		return p, nil
+	}
+	dir := filepath.Join(h.cfg.DataDir, t.Name+"-"+strconv.Itoa(int(index)))
+	opts := segment.Options{
+		SegmentBytes:  t.Config.SegmentBytes,
+		SegmentAge:    time.Duration(t.Config.SegmentMs) * time.Millisecond,
+		FlushBytes:    h.cfg.BatchSize,
+		FlushInterval: h.cfg.Linger,
+		Logger:        h.logger.With("topic", t.Name, "partition", index),
+		Now:           h.now,
+	}
+	opts.RetentionBytes = t.Config.RetentionBytes
+	if t.Config.RetentionMs > 0 {
+		opts.RetentionAge = time.Duration(t.Config.RetentionMs) * time.Millisecond
+	}
+	if h.newArchiver != nil {
+		a, err := h.newArchiver(t.Name, index)
+		if err != nil {
+			return nil, &errcode.Error{Code: errcode.KafkaStorageError, Msg: err.Error()}
+		}
+		opts.Archiver = a
+	}
+	p := &partition{topic: t.Name, index: index, dir: dir, lastExpiry: h.now()}
+	opts.OnEvent = func(e segment.Event) {
+		switch e.(type) {
+		case segment.SegmentCreated:
+			h.metrics.SegmentCreated()
+		case segment.SegmentRolled:
+			p.rolled.Store(true)
+		}
+	}
+	l, err := segment.Open(dir, opts)
+	if err != nil {
+		h.logger.Error("open partition log", "topic", t.Name, "partition", index, "err", err)
+		return nil, &errcode.Error{Code: errcode.KafkaStorageError, Msg: err.Error()}
+	}
+	p.log = l
+	if h.cfg.EnableIdempotence {
+		if err := p.loadProducerState(); err != nil {
+			l.Close()
+			h.logger.Error("load producer state", "topic", t.Name, "partition", index, "err", err)
+			return nil, &errcode.Error{Code: errcode.KafkaStorageError, Msg: err.Error()}
+		}
+	}
+	h.partitions[key] = p
+	return p, nil
+}
+
+// HandleProduce answers one Produce request. The response has the request's
+// version and one result per requested partition, in request order. For
+// acks=0 Kafka sends no response: the host must not send it, and must close
+// the connection when Failed(resp), since the client cannot learn of the
+// failure otherwise (Conn does both). A Go error is returned only when no
+// valid response can be built (the handler is closed).
+//
+// HandleProduce may rewrite the record bytes of req in place (base offset,
+// leader epoch, timestamps), as a broker does before storing them; the
+// caller must not reuse them.
+func (h *Handler) HandleProduce(ctx context.Context, info RequestInfo, req *wire.ProduceRequest) (*wire.ProduceResponse, error) {
+	pd, err := h.Begin(ctx, info, req)
+	if err != nil {
+		return nil, err
+	}
+	return pd.Wait(ctx), nil
+}
+
+// Failed reports whether any partition of resp has an error code: with
+// acks=0 a host closes the connection then, as Kafka does, since the client
+// gets no response to learn it from.
+func Failed(resp *wire.ProduceResponse) bool {
+	if resp == nil {
+		return false
+	}
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode != errcode.None {
+				return true
+			}
+		}
+	}
+	return false
+}

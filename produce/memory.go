@@ -1,0 +1,90 @@
+package produce
+
+import (
+	"context"
+	"sync"
+)
+
+// memoryLimiter bounds the bytes that requests in flight hold. Waiters are
+// served first come, first served, so a large request is not starved by a
+// stream of small ones.
+type memoryLimiter struct {
+	mu      sync.Mutex // guards used and waiters
+	limit   int64
+	used    int64
+	waiters []*memWaiter
+}
+
+type memWaiter struct {
+	n     int64
+	ready chan struct{} // closed once n bytes were granted
+}
+
+func newMemoryLimiter(limit int64) *memoryLimiter { return &memoryLimiter{limit: limit} }
+
+// acquire reserves n bytes, waiting until they are free or ctx is done.
+// n must not exceed the limit.
+func (m *memoryLimiter) acquire(ctx context.Context, n int64) error {
+	m.mu.Lock()
+	if len(m.waiters) == 0 && m.used+n <= m.limit {
+		m.used += n
+		m.mu.Unlock()
+		return nil
+	}
+	w := &memWaiter{n: n, ready: make(chan struct{})}
+	m.waiters = append(m.waiters, w)
+	m.mu.Unlock()
+
+	select {
+	case <-w.ready:
+		return nil
+	case <-ctx.Done():
+		m.mu.Lock()
+		select {
+		case <-w.ready:
+			// Granted while we were giving up: hand the bytes back.
+			m.mu.Unlock()
+			m.release(n)
+		default:
+			for i, x := range m.waiters {
+				if x == w {
+					m.waiters = append(m.waiters[:i], m.waiters[i+1:]...)
+					break
+				}
+			}
+			m.grantLocked() // our place may have blocked smaller waiters
+			m.mu.Unlock()
+		}
+		return ctx.Err()
+	}
+}
+
+// release returns n bytes and wakes the waiters that now fit.
+func (m *memoryLimiter) release(n int64) {
+	m.mu.Lock()
+	m.used -= n
+	if m.used < 0 {
+		panic("produce: memory limiter released more than acquired")
+	}
+	m.grantLocked()
+	m.mu.Unlock()
+}
+
+func (m *memoryLimiter) grantLocked() {
+	for len(m.waiters) > 0 {
+		w := m.waiters[0]
+		if m.used+w.n > m.limit {
+			return
+		}
+		m.used += w.n
+		close(w.ready)
+		m.waiters = m.waiters[1:]
+	}
+}
+
+// inUse returns the bytes currently reserved.
+func (m *memoryLimiter) inUse() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.used
+}

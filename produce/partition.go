@@ -1,0 +1,230 @@
+package produce
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chronik-go/chronik/errcode"
+	"github.com/chronik-go/chronik/idempotence"
+	"github.com/chronik-go/chronik/record"
+	"github.com/chronik-go/chronik/segment"
+)
+
+// partition is one open topic-partition this node leads.
+type partition struct {
+	topic string
+	index int32
+	dir   string
+	log   *segment.Log
+
+	// mu serializes appends to the partition, so that the producer-state
+	// checks, offset assignment, the write and the state update are one
+	// atomic step. It guards producers and lastExpiry.
+	mu         sync.Mutex
+	producers  *idempotence.State // nil when idempotence is off
+	lastExpiry time.Time
+
+	// rolled is set by the log's SegmentRolled event; the next append
+	// snapshots the producer state (Kafka snapshots on every roll).
+	rolled atomic.Bool
+}
+
+const snapshotSuffix = ".snapshot"
+
+func snapshotName(offset int64) string { return fmt.Sprintf("%020d%s", offset, snapshotSuffix) }
+
+// loadProducerState rebuilds the producer state: the newest snapshot at or
+// below the log end offset, then every batch after it replayed without
+// checks, as Kafka's ProducerStateManager does on load (kafka-semantics.md
+// §3.6). Damaged snapshots are deleted and an older one (or the whole log)
+// is used instead.
+func (p *partition) loadProducerState() error {
+	end := p.log.NextOffset()
+	state, from := idempotence.New(), p.log.StartOffset()
+	for _, off := range p.snapshots() {
+		path := filepath.Join(p.dir, snapshotName(off))
+		if off > end {
+			os.Remove(path) // reflects data lost in a crash
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		s, at, err := idempotence.LoadSnapshot(b)
+		if err != nil {
+			os.Remove(path)
+			continue
+		}
+		state, from = s, max(at, p.log.StartOffset())
+		break
+	}
+	var scratch []byte
+	for off := from; off < end; {
+		data, err := p.log.Read(off, 1<<20, end)
+		if err != nil {
+			return fmt.Errorf("replaying producer state from offset %d: %w", off, err)
+		}
+		if len(data) == 0 {
+			break
+		}
+		for len(data) >= record.HeaderSize {
+			h := record.ReadHeader(data)
+			if h.Size() > len(data) {
+				break
+			}
+			b := data[:h.Size()]
+			data = data[h.Size():]
+			off = h.LastOffset() + 1
+			if h.ProducerID < 0 {
+				continue
+			}
+			if !h.Control() {
+				state.Apply(batchOf(&h), h.BaseOffset)
+				continue
+			}
+			scratch, err = record.WalkBatch(b, &h, scratch, 1<<20, func(_ int, r *record.Record) error {
+				typ, coordEpoch, err := record.ParseMarker(r)
+				if err == nil && (typ == 0 || typ == 1) {
+					state.ApplyMarker(h.ProducerID, h.ProducerEpoch, coordEpoch, h.BaseOffset, h.MaxTimestamp, typ == 1)
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("replaying marker at offset %d: %w", h.BaseOffset, err)
+			}
+		}
+	}
+	p.producers = state
+	return p.writeSnapshot()
+}
+
+// snapshots lists the offsets of the snapshot files, newest first.
+func (p *partition) snapshots() []int64 {
+	ents, _ := os.ReadDir(p.dir)
+	var offs []int64
+	for _, e := range ents {
+		digits, ok := strings.CutSuffix(e.Name(), snapshotSuffix)
+		if !ok || len(digits) != 20 {
+			continue
+		}
+		if off, err := strconv.ParseInt(digits, 10, 64); err == nil {
+			offs = append(offs, off)
+		}
+	}
+	sort.Slice(offs, func(i, j int) bool { return offs[i] > offs[j] })
+	return offs
+}
+
+// writeSnapshot writes the producer state as of the log end offset and
+// keeps the two newest snapshots. The file is written whole to a temporary
+// name and renamed, so a crash leaves the old snapshot or the new one; a
+// snapshot is only a shortcut for replay, so it is not fsynced. Called with
+// mu held (or before the partition is shared).
+func (p *partition) writeSnapshot() error {
+	if p.producers == nil {
+		return nil
+	}
+	end := p.log.NextOffset()
+	path := filepath.Join(p.dir, snapshotName(end))
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, p.producers.AppendSnapshot(nil, end), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	for i, off := range p.snapshots() {
+		if i >= 2 {
+			os.Remove(filepath.Join(p.dir, snapshotName(off)))
+		}
+	}
+	return nil
+}
+
+// batchOf describes a batch header for the producer-state checks.
+func batchOf(h *record.Header) idempotence.Batch {
+	return idempotence.Batch{
+		ProducerID:    h.ProducerID,
+		Epoch:         h.ProducerEpoch,
+		BaseSequence:  h.BaseSequence,
+		LastSequence:  h.LastSequence(),
+		OffsetDelta:   h.LastOffsetDelta,
+		MaxTimestamp:  h.MaxTimestamp,
+		Transactional: h.Transactional(),
+	}
+}
+
+// appendResult is the outcome of appending one batch.
+type appendResult struct {
+	base      int64 // first offset of the batch (of the original for a duplicate)
+	end       int64 // one past the last offset
+	duplicate bool
+	timestamp int64 // the original's max timestamp, for a duplicate
+}
+
+// append checks the batch against the producer state and appends it, as
+// one step under the partition lock (kafka-semantics.md §2.2 steps 10-13).
+func (p *partition) append(b []byte, h *record.Header, info segment.AppendInfo, expiry time.Duration, now time.Time) (appendResult, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pb idempotence.Batch
+	tracked := p.producers != nil && h.ProducerID >= 0
+	if tracked {
+		pb = batchOf(h)
+		v := p.producers.Check(pb)
+		if v.Duplicate {
+			return appendResult{base: v.Original.FirstOffset, end: v.Original.LastOffset + 1, duplicate: true, timestamp: v.Original.Timestamp}, nil
+		}
+		if v.Code != errcode.None {
+			return appendResult{}, &errcode.Error{Code: v.Code, Msg: v.Msg}
+		}
+	}
+	base, err := p.log.Append(b, info)
+	if err != nil {
+		return appendResult{}, err
+	}
+	if tracked {
+		p.producers.Apply(pb, base)
+	}
+	if p.producers != nil {
+		if p.rolled.Swap(false) {
+			if err := p.writeSnapshot(); err != nil {
+				// The snapshot only shortens replay: keep serving.
+				p.rolled.Store(true)
+			}
+		}
+		if expiry > 0 && now.Sub(p.lastExpiry) >= expiryCheckInterval(expiry) {
+			p.lastExpiry = now
+			p.producers.Expire(now.Add(-expiry).UnixMilli())
+		}
+	}
+	return appendResult{base: base, end: base + int64(h.LastOffsetDelta) + 1}, nil
+}
+
+// expiryCheckInterval is how often idle producers are looked for: Kafka's
+// producer.id.expiration.check.interval.ms (10 minutes), or more often
+// when the expiration itself is shorter.
+func expiryCheckInterval(expiry time.Duration) time.Duration {
+	return min(10*time.Minute, expiry/2)
+}
+
+// close snapshots the producer state and closes the log.
+func (p *partition) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var errs []error
+	if p.log.Err() == nil {
+		errs = append(errs, p.writeSnapshot())
+	}
+	errs = append(errs, p.log.Close())
+	return errors.Join(errs...)
+}
