@@ -39,7 +39,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(s.kind, s.limit, s.src)
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, limit uint32, src []byte) {
-		lim := int(limit % (4 << 20))
+		lim := int(limit % (1<<20 + 1))
 		prefix := []byte{0xAA, 0xBB}
 		out, err := fuzzDecode(kind, append([]byte(nil), prefix...), src, lim)
 		checkDecodeErr(t, err, src)

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"math"
 	"strconv"
 	"unicode/utf16"
@@ -198,8 +199,12 @@ func (f *flattener) object(depth int) bool {
 		if base > 0 {
 			f.path = append(f.path, '.')
 		}
-		f.path = append(f.path, key...)
-		// A key's unescaped bytes are only needed for the path.
+		if utf8.Valid(key) {
+			f.path = append(f.path, key...)
+		} else {
+			// Field names stay valid UTF-8 (internal names rely on it).
+			f.path = append(f.path, bytes.ToValidUTF8(key, []byte("\uFFFD"))...)
+		}
 		f.skipSpace()
 		if f.pos >= len(f.in) || f.in[f.pos] != ':' {
 			return false

@@ -56,10 +56,9 @@ type TermsQuery struct {
 // "now-15m", or epoch milliseconds for date fields) or keyword strings
 // within bounds; nil bounds are open.
 type RangeQuery struct {
-	Field              string
-	GT, GTE, LT, LTE   any
-	Boost              float64
-	includeDateStrings bool // set by query_string: bare values may be dates
+	Field            string
+	GT, GTE, LT, LTE any
+	Boost            float64
 }
 
 // ExistsQuery matches documents with any non-null value for Field (or, for

@@ -74,7 +74,7 @@ type Config struct {
 	ProducerIDExpiration time.Duration
 
 	// MaxDecompressedBatchBytes caps the decompressed size of one batch; a
-	// batch that inflates beyond it is refused with INVALID_RECORD.
+	// batch that inflates beyond it is refused with MESSAGE_TOO_LARGE.
 	// Default 64 MiB.
 	MaxDecompressedBatchBytes int
 }

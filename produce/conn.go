@@ -160,3 +160,10 @@ func (h *Handler) DispatchProduce(ctx context.Context, hdr wire.RequestHeader, b
 		return resp.AppendTo(out), false
 	}}, nil
 }
+
+// ServeConn serves one connection with the handler's MaxInFlightRequests
+// (see the package-level ServeConn); dispatch handles every API key the
+// host serves, typically calling DispatchProduce for API key 0.
+func (h *Handler) ServeConn(ctx context.Context, c net.Conn, dispatch Dispatcher) error {
+	return ServeConn(ctx, c, ConnConfig{MaxInFlight: h.cfg.MaxInFlightRequests, Logger: h.logger}, dispatch)
+}

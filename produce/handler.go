@@ -14,13 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/chronik-go/chronik/errcode"
+	"github.com/chronik-go/chronik/internal/vfs"
 	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/segment"
 	"github.com/chronik-go/chronik/wire"
@@ -64,6 +64,11 @@ func WithArchiver(newArchiver func(topic string, partition int32) (segment.Archi
 	return func(h *Handler) { h.newArchiver = newArchiver }
 }
 
+// WithFileSystem replaces the file system under the partition logs and
+// producer-state snapshots (default: the operating system's). The module's
+// fault-injection tests use it.
+func WithFileSystem(fs vfs.FS) Option { return func(h *Handler) { h.fs = fs } }
+
 // WithIndexer sends every durable record of search-enabled topics to ix.
 func WithIndexer(ix Indexer) Option { return func(h *Handler) { h.indexer = ix } }
 
@@ -93,6 +98,7 @@ type Handler struct {
 	replicator  Replicator
 	newArchiver func(string, int32) (segment.Archiver, error)
 	indexer     Indexer
+	fs          vfs.FS
 	mem         *memoryLimiter
 	metrics     *Metrics
 
@@ -122,6 +128,7 @@ func New(cfg Config, meta MetadataStore, opts ...Option) (*Handler, error) {
 		meta:       meta,
 		logger:     slog.Default(),
 		now:        time.Now,
+		fs:         vfs.OS,
 		mem:        newMemoryLimiter(cfg.BufferMemory),
 		partitions: make(map[topicPartition]*partition),
 	}
@@ -131,7 +138,7 @@ func New(cfg Config, meta MetadataStore, opts ...Option) (*Handler, error) {
 	if cfg.EnableIndexing && h.indexer == nil {
 		return nil, errors.New("produce: EnableIndexing needs an Indexer (WithIndexer)")
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+	if err := h.fs.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("produce: data dir: %w", err)
 	}
 	h.metrics = newMetrics(func() float64 { return float64(h.mem.inUse()) })
@@ -146,6 +153,10 @@ func (h *Handler) Config() Config { return h.cfg }
 
 // BufferMemoryInUse returns the bytes currently reserved by requests in flight.
 func (h *Handler) BufferMemoryInUse() int64 { return h.mem.inUse() }
+
+// BufferMemoryPeak returns the most bytes requests ever held at once; it
+// never exceeds Config.BufferMemory.
+func (h *Handler) BufferMemoryPeak() int64 { return h.mem.maxUsed() }
 
 // Close flushes and closes every partition log. Requests still running get
 // errors; HandleProduce after Close returns ErrClosed.
@@ -199,6 +210,7 @@ func (h *Handler) partition(t *metadata.Topic, index int32) (*partition, error) 
 	}
 	dir := filepath.Join(h.cfg.DataDir, t.Name+"-"+strconv.Itoa(int(index)))
 	opts := segment.Options{
+		FS:            h.fs,
 		SegmentBytes:  t.Config.SegmentBytes,
 		SegmentAge:    time.Duration(t.Config.SegmentMs) * time.Millisecond,
 		FlushBytes:    h.cfg.BatchSize,
@@ -217,7 +229,7 @@ func (h *Handler) partition(t *metadata.Topic, index int32) (*partition, error) 
 		}
 		opts.Archiver = a
 	}
-	p := &partition{topic: t.Name, index: index, dir: dir, lastExpiry: h.now()}
+	p := &partition{topic: t.Name, index: index, dir: dir, fs: h.fs, lastExpiry: h.now()}
 	opts.OnEvent = func(e segment.Event) {
 		switch e.(type) {
 		case segment.SegmentCreated:

@@ -249,3 +249,16 @@ func (e *env) readAll(topic string, partition int32) [][]byte {
 	}
 	return out
 }
+
+func headerOf(b []byte) *record.Header {
+	h := record.ReadHeader(b)
+	return &h
+}
+
+func newBenchMeta(b *testing.B) *metadata.Memory {
+	meta := metadata.NewMemory(1)
+	if _, err := meta.CreateTopic(context.Background(), "bench", 8, nil, nil); err != nil {
+		b.Fatal(err)
+	}
+	return meta
+}

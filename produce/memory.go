@@ -12,6 +12,7 @@ type memoryLimiter struct {
 	mu      sync.Mutex // guards used and waiters
 	limit   int64
 	used    int64
+	peak    int64 // the most ever reserved at once
 	waiters []*memWaiter
 }
 
@@ -28,6 +29,7 @@ func (m *memoryLimiter) acquire(ctx context.Context, n int64) error {
 	m.mu.Lock()
 	if len(m.waiters) == 0 && m.used+n <= m.limit {
 		m.used += n
+		m.peak = max(m.peak, m.used)
 		m.mu.Unlock()
 		return nil
 	}
@@ -77,6 +79,7 @@ func (m *memoryLimiter) grantLocked() {
 			return
 		}
 		m.used += w.n
+		m.peak = max(m.peak, m.used)
 		close(w.ready)
 		m.waiters = m.waiters[1:]
 	}
@@ -87,4 +90,11 @@ func (m *memoryLimiter) inUse() int64 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.used
+}
+
+// maxUsed returns the most bytes ever reserved at once.
+func (m *memoryLimiter) maxUsed() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.peak
 }

@@ -3,7 +3,6 @@ package produce
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/chronik-go/chronik/errcode"
 	"github.com/chronik-go/chronik/idempotence"
+	"github.com/chronik-go/chronik/internal/vfs"
 	"github.com/chronik-go/chronik/record"
 	"github.com/chronik-go/chronik/segment"
 )
@@ -23,6 +23,7 @@ type partition struct {
 	topic string
 	index int32
 	dir   string
+	fs    vfs.FS
 	log   *segment.Log
 
 	// mu serializes appends to the partition, so that the producer-state
@@ -52,16 +53,16 @@ func (p *partition) loadProducerState() error {
 	for _, off := range p.snapshots() {
 		path := filepath.Join(p.dir, snapshotName(off))
 		if off > end {
-			os.Remove(path) // reflects data lost in a crash
+			p.fs.Remove(path) // reflects data lost in a crash
 			continue
 		}
-		b, err := os.ReadFile(path)
+		b, err := vfs.ReadFile(p.fs, path)
 		if err != nil {
 			return err
 		}
 		s, at, err := idempotence.LoadSnapshot(b)
 		if err != nil {
-			os.Remove(path)
+			p.fs.Remove(path)
 			continue
 		}
 		state, from = s, max(at, p.log.StartOffset())
@@ -109,7 +110,7 @@ func (p *partition) loadProducerState() error {
 
 // snapshots lists the offsets of the snapshot files, newest first.
 func (p *partition) snapshots() []int64 {
-	ents, _ := os.ReadDir(p.dir)
+	ents, _ := p.fs.ReadDir(p.dir)
 	var offs []int64
 	for _, e := range ents {
 		digits, ok := strings.CutSuffix(e.Name(), snapshotSuffix)
@@ -125,10 +126,10 @@ func (p *partition) snapshots() []int64 {
 }
 
 // writeSnapshot writes the producer state as of the log end offset and
-// keeps the two newest snapshots. The file is written whole to a temporary
-// name and renamed, so a crash leaves the old snapshot or the new one; a
-// snapshot is only a shortcut for replay, so it is not fsynced. Called with
-// mu held (or before the partition is shared).
+// keeps the two newest snapshots. The file is written whole and synced under
+// a temporary name and then renamed, so a crash leaves the old snapshot or
+// the new one, never a torn one (a torn one would also fail its CRC and be
+// skipped). Called with mu held (or before the partition is shared).
 func (p *partition) writeSnapshot() error {
 	if p.producers == nil {
 		return nil
@@ -136,15 +137,15 @@ func (p *partition) writeSnapshot() error {
 	end := p.log.NextOffset()
 	path := filepath.Join(p.dir, snapshotName(end))
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, p.producers.AppendSnapshot(nil, end), 0o644); err != nil {
+	if err := vfs.WriteFile(p.fs, tmp, p.producers.AppendSnapshot(nil, end), 0o644); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := p.fs.Rename(tmp, path); err != nil {
 		return err
 	}
 	for i, off := range p.snapshots() {
 		if i >= 2 {
-			os.Remove(filepath.Join(p.dir, snapshotName(off)))
+			p.fs.Remove(filepath.Join(p.dir, snapshotName(off)))
 		}
 	}
 	return nil

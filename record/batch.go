@@ -49,7 +49,7 @@ const NoTimestamp = -1
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Header is the decoded v2 RecordBatch header.
+// Header is the decoded v2 RecordBatch header, fields in wire order.
 type Header struct {
 	BaseOffset           int64
 	BatchLength          int32 // bytes after this field

@@ -209,8 +209,8 @@ func writeHeader(batch []byte, h *Header) {
 // Rebuild writes the records of the checked batch described by h as a new
 // batch with codec target at level, appended to dst, the way Kafka rebuilds
 // a batch whose codec must change or whose compressed records have offset
-// deltas other than 0..n-1 (LogValidator.buildRecordsAndAssignOffsets,
-// kafka-semantics.md §2.4). records is the batch's uncompressed records
+// deltas other than 0..n-1 (LogValidator.buildRecordsAndAssignOffsets).
+// records is the batch's uncompressed records
 // section: b[HeaderSize:h.Size()] for an uncompressed batch, the scratch
 // WalkBatch returned for a compressed one.
 //
@@ -255,8 +255,8 @@ const (
 	ControlCommit int16 = 1
 )
 
-// AppendControlBatch appends a transaction marker batch (EndTransactionMarker,
-// kafka-semantics.md §4.7): attributes control|transactional, uncompressed,
+// AppendControlBatch appends a transaction marker batch (Kafka's
+// MemoryRecords.withEndTransactionMarker and EndTransactionMarker): attributes control|transactional, uncompressed,
 // CreateTime, baseOffset 0, partitionLeaderEpoch -1, the producer's id and
 // epoch, baseSequence -1, and one record with offset and timestamp delta 0,
 // no headers, key {version 0, type COMMIT (1) or ABORT (0)} and value

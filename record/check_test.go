@@ -118,7 +118,7 @@ func TestCheckProduceRecords(t *testing.T) {
 }
 
 // TestCheckBatchCodes gives every batch-level error class its exact Kafka
-// code (kafka-semantics.md §2.2, §2.3).
+// code (UnifiedLog.analyzeAndValidateRecords, LogValidator.validateBatch).
 func TestCheckBatchCodes(t *testing.T) {
 	recs := sampleRecs(1000)
 	i32 := func(v int32) *int32 { return &v }

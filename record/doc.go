@@ -7,7 +7,8 @@
 // nor allocates per record.
 //
 // The checks follow the Kafka broker exactly, in its order, and give its
-// error codes (kafka-semantics.md §1.2, §2.2, §2.3). For one client batch
+// error codes (ProduceRequest.validateRecords,
+// UnifiedLog.analyzeAndValidateRecords, LogValidator). For one client batch
 // on Produce v3+:
 //
 //	CheckProduceRecords  exactly one complete magic-2 batch   INVALID_RECORD, UNSUPPORTED_COMPRESSION_TYPE, CORRUPT_MESSAGE
@@ -15,7 +16,8 @@
 //	(caller)             size against max.message.bytes       MESSAGE_TOO_LARGE
 //	CheckContents        header size, CRC, codec, counts,     CORRUPT_MESSAGE, INVALID_RECORD
 //	                     control bit, sequence
-//	WalkBatch            every record, exact count and bytes  INVALID_RECORD, CORRUPT_MESSAGE
+//	WalkBatch            decompression (capped), every        CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
+//	                     record, exact count and bytes        INVALID_RECORD
 //
 // Validator runs that whole sequence plus the per-record checks Kafka
 // collects into record_errors (null keys on compacted topics, timestamps),

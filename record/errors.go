@@ -23,6 +23,8 @@ type Error struct {
 	Err    error  // cause, such as compress.ErrTooLarge, or nil
 }
 
+// Error says what is wrong and where: the code, the record index if any,
+// the byte offset, the message and the cause.
 func (e *Error) Error() string {
 	var sb strings.Builder
 	sb.WriteString("record: ")

@@ -252,8 +252,8 @@ var recordsPool = sync.Pool{New: func() any { return new(Records) }}
 // in the decoded records.
 //
 // r is valid only during fn; its slices alias b or scratch. An error from
-// fn stops the walk and is returned as is. WalkBatch allocates nothing for
-// an uncompressed batch.
+// fn stops the walk and is returned as is. In steady state WalkBatch
+// allocates nothing for an uncompressed batch.
 func WalkBatch(b []byte, h *Header, scratch []byte, limit int, fn func(i int, r *Record) error) ([]byte, error) {
 	data, scratch, err := batchRecords(b, h, scratch, limit)
 	if err != nil {

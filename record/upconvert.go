@@ -9,8 +9,7 @@ import (
 
 // UpConvert validates a legacy message set (magic 0 or 1, Produce v0-v2)
 // and converts it into one v2 batch appended to dst, as Kafka 3.x brokers
-// do for a topic in message format v2 (LogValidator with toMagic 2,
-// kafka-semantics.md §2.6).
+// do for a topic in message format v2 (LogValidator with toMagic 2).
 //
 // Order and codes follow Kafka: CheckMessageSet (framing, size, CRC);
 // a compressed wrapper that is not the only entry, or an entry whose magic

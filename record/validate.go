@@ -74,7 +74,7 @@ type BatchResult struct {
 
 // NeedsRebuild reports whether Kafka would rebuild this validated v2 batch
 // rather than keep it in place when it is stored with codec target
-// (kafka-semantics.md §2.4): the codec changes, or a compressed batch's
+// (LogValidator.validateMessagesAndAssignOffsetsCompressed): the codec changes, or a compressed batch's
 // offset deltas are not 0..n-1. Control batches are never rebuilt.
 func (r *BatchResult) NeedsRebuild(target compress.Codec) bool {
 	c := r.Header.Codec()

@@ -12,14 +12,14 @@ func readVarint(b []byte, i int) (v int32, next int, ok bool) {
 		u := uint32(b[i])
 		return int32(u>>1) ^ -int32(u&1), i + 1, true
 	}
-	if i+1 < len(b) && b[i+1] < 0x80 { // two bytes: lengths up to 8 KiB
-		u := uint32(b[i]&0x7f) | uint32(b[i+1])<<7
-		return int32(u>>1) ^ -int32(u&1), i + 2, true
-	}
 	return readVarintSlow(b, i)
 }
 
 func readVarintSlow(b []byte, i int) (v int32, next int, ok bool) {
+	if i+1 < len(b) && b[i+1] < 0x80 { // two bytes: lengths up to 8 KiB
+		u := uint32(b[i]&0x7f) | uint32(b[i+1])<<7
+		return int32(u>>1) ^ -int32(u&1), i + 2, true
+	}
 	var u uint32
 	for shift := uint(0); ; shift += 7 {
 		if i >= len(b) {

@@ -38,8 +38,9 @@ type Log struct {
 	hadCheckpoint bool  // logStart came from log.checkpoint or a remote listing
 	dirDirty      bool  // a file was created in dir since the last directory sync
 	syncWanted    bool  // someone waits for an fsync
-	waiters       int   // goroutines blocked in WaitDurable
-	cohort        int   // waiters blocked when the last fsync round ended
+	waiting       map[*waiter]struct{} // blocked in WaitDurable, not yet released
+	cohort        int                  // waiters the last fsync round released
+	arrived       int                  // waiters registered since that round
 	roundEnd      time.Time
 	lastFsync     time.Duration // duration of the last fsync round
 	unsynced      int64 // bytes written and not yet fsynced

@@ -40,6 +40,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		opts:     opts,
 		fs:       fsys,
 		hwCh:     make(chan struct{}),
+		waiting:  map[*waiter]struct{}{},
 		syncKick: make(chan struct{}, 1),
 		hkKick:   make(chan struct{}, 1),
 		upKick:   make(chan struct{}, 1),

@@ -12,37 +12,62 @@ import (
 // write or fsync failed before offset became durable, ErrClosed if the log
 // closed first, and ctx.Err() when ctx is done.
 func (l *Log) WaitDurable(ctx context.Context, offset int64) error {
+	var w *waiter
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	for {
-		l.mu.Lock()
 		if l.hw >= offset {
-			l.mu.Unlock()
+			l.forgetLocked(w)
 			return nil
 		}
 		if l.err != nil {
-			err := l.err
-			l.mu.Unlock()
-			return err
+			l.forgetLocked(w)
+			return l.err
 		}
 		if l.syncStopped {
-			l.mu.Unlock()
+			l.forgetLocked(w)
 			return ErrClosed
 		}
+		if w == nil {
+			w = &waiter{offset: offset}
+			l.waiting[w] = struct{}{}
+			l.arrived++
+		}
 		l.syncWanted = true
-		l.waiters++
 		ch := l.hwCh
 		l.mu.Unlock()
 		wake(l.syncKick)
-		var err error
 		select {
 		case <-ch:
+			l.mu.Lock()
 		case <-ctx.Done():
-			err = ctx.Err()
+			l.mu.Lock()
+			l.forgetLocked(w)
+			return ctx.Err()
 		}
-		l.mu.Lock()
-		l.waiters--
-		l.mu.Unlock()
-		if err != nil {
-			return err
+	}
+}
+
+// waiter is one WaitDurable call blocked for an fsync. The syncer counts
+// the waiters each round releases to size the next round (see syncLoop).
+type waiter struct {
+	offset int64
+}
+
+func (l *Log) forgetLocked(w *waiter) {
+	if w != nil {
+		delete(l.waiting, w)
+	}
+}
+
+// releaseLocked removes the waiters the high watermark now covers and
+// remembers how many there were.
+func (l *Log) releaseLocked() {
+	l.cohort, l.arrived = 0, 0
+	for w := range l.waiting {
+		if w.offset <= l.hw {
+			delete(l.waiting, w)
+			l.cohort++
 		}
 	}
 }
@@ -61,6 +86,8 @@ func (l *Log) Sync() error {
 
 // maxGather bounds how long the syncer waits for the waiters of the last
 // round to come back before starting the next fsync.
+var DbgFsync []time.Duration
+
 const maxGather = 5 * time.Millisecond
 
 // syncLoop is the syncer goroutine: the group commit. It runs an fsync
@@ -80,7 +107,7 @@ func (l *Log) syncLoop() {
 		full := l.opts.FlushBytes > 0 && l.unsynced >= int64(l.opts.FlushBytes)
 		want := healthy && (l.syncWanted || full)
 		var wait time.Duration
-		if want && !full && l.waiters < l.cohort {
+		if want && !full && l.arrived < l.cohort {
 			// Gather: the waiters the last round released usually append
 			// again within microseconds; one fsync for all of them beats
 			// one for the first and another for the rest. Wait for them at
@@ -166,7 +193,10 @@ func (l *Log) syncOnce() {
 	}
 	for _, j := range jobs {
 		if err == nil {
-			if e := j.s.file.Sync(); e != nil {
+			ts := time.Now()
+			e := j.s.file.Sync()
+			DbgFsync = append(DbgFsync, time.Since(ts))
+			if e != nil {
 				err = &StorageError{Op: "sync", Path: j.s.path, Err: e}
 			}
 		}
@@ -187,10 +217,10 @@ func (l *Log) syncOnce() {
 	}
 	l.roundEnd = time.Now()
 	l.lastFsync = l.roundEnd.Sub(started)
-	l.cohort = l.waiters
 	l.stats.Syncs++
 	if l.err == nil {
 		l.advanceLocked(target)
+		l.releaseLocked()
 	}
 }
 

@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// API keys this module serves itself.
+// API keys the package and its callers refer to by name.
 const (
 	APIKeyProduce            int16 = 0
 	APIKeyFetch              int16 = 1

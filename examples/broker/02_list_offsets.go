@@ -87,6 +87,7 @@ func (b *broker) listPartitionOffset(topic string, rp kmsg.ListOffsetsRequestTop
 		off, found, err = l.OffsetForTime(rp.Timestamp)
 		found = found && off < bound
 	}
+	p.LeaderEpoch = -1 // as Kafka answers when no record matches
 	if err == nil && found {
 		var ts int64
 		var epoch int32

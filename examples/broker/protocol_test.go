@@ -426,8 +426,12 @@ func TestListOffsets(t *testing.T) {
 	createTopic(t, b.addrs.Kafka, "lo", 1, nil)
 	createTopic(t, b.addrs.Kafka, "empty", 1, nil)
 	createTopic(t, b.addrs.Kafka, "append-time", 1, map[string]string{"message.timestamp.type": "LogAppendTime"})
-	// Out-of-order timestamps: the maximum (5000) is at offset 1.
-	produceTimestamps(t, b.addrs.Kafka, "lo", 1000, 5000, 3000, 4000)
+	// Out-of-order timestamps: the maximum (base+5000) is at offset 1.
+	// They are recent: older ones would be deleted by retention.ms.
+	base := time.Now().Add(-time.Minute).UnixMilli()
+	produceTimestamps(t, b.addrs.Kafka, "lo", base+1000, base+5000, base+3000, base+4000)
+	// The batches keep the leader epoch the producer wrote in them.
+	batchEpoch := storedBatches(t, b.addrs.Kafka, "lo", 0)[1].PartitionLeaderEpoch
 	rc := dialRaw(t, b.addrs.Kafka)
 
 	list := func(version int16, topic string, partition int32, ts int64) kmsg.ListOffsetsResponseTopicPartition {
@@ -446,28 +450,34 @@ func TestListOffsets(t *testing.T) {
 		resp := rc.roundTrip(req, version).(*kmsg.ListOffsetsResponse)
 		return resp.Topics[0].Partitions[0]
 	}
+	type lookup struct{ ts, offset, timestamp int64 }
 	for _, v := range []int16{1, 2, 4, 5, 6, 7} {
-		cases := []struct {
-			ts, offset, timestamp int64
-		}{
-			{-2, 0, -1},   // earliest
-			{-1, 4, -1},   // latest
-			{0, 0, 1000},  // first record at or after 0
-			{1000, 0, 1000},
-			{1001, 1, 5000},
-			{4500, 1, 5000},
-			{5001, -1, -1}, // none that late
+		cases := []lookup{
+			{-2, 0, -1}, // earliest
+			{-1, 4, -1}, // latest
+			{0, 0, base + 1000},
+			{base + 1000, 0, base + 1000},
+			{base + 1001, 1, base + 5000},
+			{base + 4500, 1, base + 5000},
+			{base + 5001, -1, -1}, // none that late
 		}
 		if v >= 7 {
-			cases = append(cases, struct{ ts, offset, timestamp int64 }{-3, 1, 5000})
+			cases = append(cases, lookup{-3, 1, base + 5000})
 		}
 		for _, c := range cases {
 			p := list(v, "lo", 0, c.ts)
 			if p.ErrorCode != 0 || p.Offset != c.offset || p.Timestamp != c.timestamp {
 				t.Errorf("v%d ts %d: error %d offset %d timestamp %d, want offset %d timestamp %d", v, c.ts, p.ErrorCode, p.Offset, p.Timestamp, c.offset, c.timestamp)
 			}
-			if v >= 4 && p.LeaderEpoch != 0 {
-				t.Errorf("v%d ts %d: leader epoch %d, want 0", v, c.ts, p.LeaderEpoch)
+			wantEpoch := int32(0) // the partition's, for -1 and -2
+			if c.ts >= 0 || c.ts == -3 {
+				wantEpoch = batchEpoch
+				if c.offset < 0 {
+					wantEpoch = -1
+				}
+			}
+			if v >= 4 && p.LeaderEpoch != wantEpoch {
+				t.Errorf("v%d ts %d: leader epoch %d, want %d", v, c.ts, p.LeaderEpoch, wantEpoch)
 			}
 		}
 	}
@@ -486,7 +496,7 @@ func TestListOffsets(t *testing.T) {
 
 	// LogAppendTime topics: lookups use the broker's append time.
 	before := time.Now().UnixMilli()
-	produceTimestamps(t, b.addrs.Kafka, "append-time", 1, 2)
+	produceTimestamps(t, b.addrs.Kafka, "append-time", before, before)
 	after := time.Now().UnixMilli()
 	p := list(7, "append-time", 0, -3)
 	if p.ErrorCode != 0 || p.Timestamp < before || p.Timestamp > after {
@@ -571,7 +581,8 @@ func TestFetchLongPoll(t *testing.T) {
 func TestFetchErrors(t *testing.T) {
 	b := newBroker(t, nil)
 	createTopic(t, b.addrs.Kafka, "f", 1, nil)
-	produceTimestamps(t, b.addrs.Kafka, "f", 1, 2, 3)
+	now := time.Now().UnixMilli()
+	produceTimestamps(t, b.addrs.Kafka, "f", now, now, now)
 	rc := dialRaw(t, b.addrs.Kafka)
 	for _, v := range []int16{4, 7, 11, 12} {
 		start := time.Now()

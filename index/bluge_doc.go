@@ -1,0 +1,351 @@
+package index
+
+import (
+	"hash/maphash"
+	"sync"
+
+	segment "github.com/blugelabs/bluge_segment_api"
+	"github.com/blugelabs/bluge/numeric"
+)
+
+// numericStep is the precision step of indexed integers: each value is
+// indexed at shifts 0, 8, ..., 56 (8 terms), and range queries enumerate
+// whole prefixes (see numericRangeQuery). Bluge's own numeric fields use
+// step 4 (16 terms per value); 8 halves the terms at a small cost in range
+// queries.
+const numericStep = 8
+
+// Field option bits of a bfield.
+const (
+	optIndex     = 1 << iota // terms go into the inverted index
+	optStore                 // the value is stored
+	optDocValues             // terms are kept per document (sorting)
+)
+
+// bdoc is one record prepared for bluge's segment builder: it implements
+// segment.Document with flat slices instead of bluge's per-token maps and
+// pointers. Analyze maps the source Document (on an analysis worker); the
+// terms of each field are unique, with frequencies and, for text, token
+// positions. A bdoc is reused through bdocPool once its batch is built.
+type bdoc struct {
+	src    *Document
+	filter []string
+
+	fields []bfield
+	byName map[string]int32
+	terms  []bterm
+	order  []int32 // term indexes grouped by field
+	buf    []byte  // term bytes
+	occT   []int32 // per token occurrence: its term
+	occP   []int32 // per token occurrence: its position
+	locs   []bloc
+	table  []int32 // open-addressing hash of (field, term) -> term index + 1
+	pre    []byte  // scratch for numeric terms
+	seed   maphash.Seed
+}
+
+type bfield struct {
+	name       string
+	opts       uint8
+	length     int   // tokens, for the norm
+	nextPos    int32 // position after the last text value
+	first, end int32 // range of order
+	value      []byte
+	d          *bdoc
+}
+
+type bterm struct {
+	field            int32
+	off, n           int32
+	freq             int32
+	locFirst, locEnd int32
+	term             []byte
+	locs             []bloc
+}
+
+type bloc struct{ pos int }
+
+var bdocPool = sync.Pool{New: func() any {
+	return &bdoc{byName: make(map[string]int32), seed: maphash.MakeSeed()}
+}}
+
+var mapperPool = sync.Pool{New: func() any { return new(mapper) }}
+
+func newBdoc(src *Document, filter []string) *bdoc {
+	d := bdocPool.Get().(*bdoc)
+	d.src, d.filter = src, filter
+	return d
+}
+
+func (d *bdoc) release() {
+	d.reset()
+	d.src, d.filter = nil, nil
+	bdocPool.Put(d)
+}
+
+func (d *bdoc) reset() {
+	for i := range d.fields {
+		d.fields[i] = bfield{}
+	}
+	d.fields = d.fields[:0]
+	clear(d.byName)
+	for i := range d.terms {
+		d.terms[i] = bterm{}
+	}
+	d.terms = d.terms[:0]
+	d.order = d.order[:0]
+	d.buf = d.buf[:0]
+	d.occT = d.occT[:0]
+	d.occP = d.occP[:0]
+	d.locs = d.locs[:0]
+	clear(d.table)
+}
+
+// Analyze implements segment.Document: it maps the source record.
+func (d *bdoc) Analyze() {
+	m := mapperPool.Get().(*mapper)
+	m.mapDocument(d.src, d.filter, d)
+	mapperPool.Put(m)
+	d.finish()
+}
+
+// EachField implements segment.Document.
+func (d *bdoc) EachField(vf segment.VisitField) {
+	for i := range d.fields {
+		vf(&d.fields[i])
+	}
+}
+
+func (d *bdoc) field(name string, opts uint8) int32 {
+	if i, ok := d.byName[name]; ok {
+		return i
+	}
+	i := int32(len(d.fields))
+	d.fields = append(d.fields, bfield{name: name, opts: opts, d: d})
+	d.byName[name] = i
+	return i
+}
+
+// addTerm counts one occurrence of term in field f at pos (0: no
+// position) and returns the term's index.
+func (d *bdoc) addTerm(f int32, term []byte, pos int32) {
+	if len(d.table) < 2*(len(d.terms)+1) {
+		d.grow()
+	}
+	mask := uint64(len(d.table) - 1)
+	h := (maphash.Bytes(d.seed, term) ^ uint64(f)*0x9e3779b97f4a7c15) & mask
+	for {
+		slot := d.table[h]
+		if slot == 0 {
+			break
+		}
+		t := &d.terms[slot-1]
+		if t.field == f && string(d.buf[t.off:t.off+t.n]) == string(term) {
+			t.freq++
+			if pos > 0 {
+				d.occT = append(d.occT, slot-1)
+				d.occP = append(d.occP, pos)
+			}
+			return
+		}
+		h = (h + 1) & mask
+	}
+	idx := int32(len(d.terms))
+	d.terms = append(d.terms, bterm{field: f, off: int32(len(d.buf)), n: int32(len(term)), freq: 1})
+	d.buf = append(d.buf, term...)
+	d.table[h] = idx + 1
+	if pos > 0 {
+		d.occT = append(d.occT, idx)
+		d.occP = append(d.occP, pos)
+	}
+}
+
+func (d *bdoc) grow() {
+	n := 64
+	for n < 4*(len(d.terms)+1) {
+		n *= 2
+	}
+	if cap(d.table) >= n {
+		d.table = d.table[:n]
+		clear(d.table)
+	} else {
+		d.table = make([]int32, n)
+	}
+	mask := uint64(n - 1)
+	for i := range d.terms {
+		t := &d.terms[i]
+		h := (maphash.Bytes(d.seed, d.buf[t.off:t.off+t.n]) ^ uint64(t.field)*0x9e3779b97f4a7c15) & mask
+		for d.table[h] != 0 {
+			h = (h + 1) & mask
+		}
+		d.table[h] = int32(i) + 1
+	}
+}
+
+// text implements sink.
+func (d *bdoc) text(field string, value []byte, an *analyzer) {
+	f := d.field(field, optIndex)
+	fl := &d.fields[f]
+	pos := fl.nextPos
+	if pos > 0 {
+		pos += positionGap
+	}
+	n := 0
+	an.each(value, func(tok []byte) {
+		pos++
+		n++
+		d.addTerm(f, tok, pos)
+	})
+	fl = &d.fields[f]
+	fl.nextPos = pos
+	fl.length += n
+}
+
+// keyword implements sink. Keywords carry doc values for sorting, except
+// the exists markers.
+func (d *bdoc) keyword(field string, value []byte) {
+	opts := uint8(optIndex | optDocValues)
+	if field == fieldExists {
+		opts = optIndex
+	}
+	f := d.field(field, opts)
+	d.fields[f].length++
+	d.addTerm(f, value, 0)
+}
+
+// number implements sink: the prefix-coded terms of v at every shift.
+func (d *bdoc) number(field string, v int64) {
+	f := d.field(field, optIndex|optDocValues)
+	d.fields[f].length++
+	for shift := uint(0); shift < 64; shift += numericStep {
+		var term numeric.PrefixCoded
+		term, _, _ = numeric.NewPrefixCodedInt64Prealloc(v, shift, d.pre[:cap(d.pre)])
+		if cap(d.pre) < 16 {
+			d.pre = make([]byte, 16)
+		}
+		d.addTerm(f, term, 0)
+	}
+}
+
+// finish groups terms by field and positions by term, and points the
+// slices into the final buffers.
+func (d *bdoc) finish() {
+	// Positions: counting sort of occurrences by term.
+	for i := range d.terms {
+		d.terms[i].locFirst, d.terms[i].locEnd = 0, 0
+	}
+	for _, t := range d.occT {
+		d.terms[t].locEnd++
+	}
+	n := int32(0)
+	for i := range d.terms {
+		c := d.terms[i].locEnd
+		d.terms[i].locFirst, d.terms[i].locEnd = n, n
+		n += c
+	}
+	if cap(d.locs) < int(n) {
+		d.locs = make([]bloc, n)
+	}
+	d.locs = d.locs[:n]
+	for i, t := range d.occT {
+		tt := &d.terms[t]
+		d.locs[tt.locEnd] = bloc{pos: int(d.occP[i])}
+		tt.locEnd++
+	}
+	// Terms: counting sort by field.
+	for i := range d.fields {
+		d.fields[i].first, d.fields[i].end = 0, 0
+	}
+	for i := range d.terms {
+		d.fields[d.terms[i].field].end++
+	}
+	n = 0
+	for i := range d.fields {
+		c := d.fields[i].end
+		d.fields[i].first, d.fields[i].end = n, n
+		n += c
+	}
+	if cap(d.order) < int(n) {
+		d.order = make([]int32, n)
+	}
+	d.order = d.order[:n]
+	for i := range d.terms {
+		t := &d.terms[i]
+		fl := &d.fields[t.field]
+		d.order[fl.end] = int32(i)
+		fl.end++
+		t.term = d.buf[t.off : t.off+t.n : t.off+t.n]
+		t.locs = d.locs[t.locFirst:t.locEnd:t.locEnd]
+	}
+}
+
+// segment.Field implementation.
+
+func (f *bfield) Name() string         { return f.name }
+func (f *bfield) Length() int          { return f.length }
+func (f *bfield) Value() []byte        { return f.value }
+func (f *bfield) Index() bool          { return f.opts&optIndex != 0 }
+func (f *bfield) Store() bool          { return f.opts&optStore != 0 }
+func (f *bfield) IndexDocValues() bool { return f.opts&optDocValues != 0 }
+
+func (f *bfield) EachTerm(vt segment.VisitTerm) {
+	for _, i := range f.d.order[f.first:f.end] {
+		vt(&f.d.terms[i])
+	}
+}
+
+// segment.FieldTerm implementation.
+
+func (t *bterm) Term() []byte   { return t.term }
+func (t *bterm) Frequency() int { return int(t.freq) }
+
+func (t *bterm) EachLocation(vl segment.VisitLocation) {
+	for i := range t.locs {
+		vl(&t.locs[i])
+	}
+}
+
+// segment.Location implementation: positions only (no offsets, no
+// highlighting).
+
+func (l *bloc) Field() string { return "" }
+func (l *bloc) Start() int    { return 0 }
+func (l *bloc) End() int      { return 0 }
+func (l *bloc) Pos() int      { return l.pos }
+func (l *bloc) Size() int     { return 8 }
+
+// checkpointDoc is the checkpoint document of a partition index: its _id
+// term (for replacing it) and the stored checkpoint record.
+type checkpointDoc struct {
+	fields [2]bfield
+	term   bterm
+}
+
+func newCheckpointDoc(rec checkpointRecord) *checkpointDoc {
+	c := &checkpointDoc{}
+	c.term = bterm{freq: 1, term: []byte(checkpointID)}
+	c.fields[0] = bfield{name: "_id", opts: optIndex, length: 1}
+	c.fields[1] = bfield{name: fieldCheckpoint, opts: optStore, value: rec.encode()}
+	return c
+}
+
+func (c *checkpointDoc) Analyze() {}
+
+func (c *checkpointDoc) EachField(vf segment.VisitField) {
+	vf(&checkpointIDField{&c.fields[0], &c.term})
+	vf(&c.fields[1])
+}
+
+// checkpointIDField is the _id field of the checkpoint document.
+type checkpointIDField struct {
+	*bfield
+	t *bterm
+}
+
+func (f *checkpointIDField) EachTerm(vt segment.VisitTerm) { vt(f.t) }
+
+// checkpointTerm identifies the checkpoint document for replacement.
+type checkpointTerm struct{}
+
+func (checkpointTerm) Field() string { return "_id" }
+func (checkpointTerm) Term() []byte  { return []byte(checkpointID) }
