@@ -217,12 +217,11 @@ func (d *bdoc) keyword(field string, value []byte) {
 func (d *bdoc) number(field string, v int64) {
 	f := d.field(field, optIndex|optDocValues)
 	d.fields[f].length++
+	if len(d.pre) < 16 {
+		d.pre = make([]byte, 16)
+	}
 	for shift := uint(0); shift < 64; shift += numericStep {
-		var term numeric.PrefixCoded
-		term, _, _ = numeric.NewPrefixCodedInt64Prealloc(v, shift, d.pre[:cap(d.pre)])
-		if cap(d.pre) < 16 {
-			d.pre = make([]byte, 16)
-		}
+		term, _, _ := numeric.NewPrefixCodedInt64Prealloc(v, shift, d.pre)
 		d.addTerm(f, term, 0)
 	}
 }
@@ -289,6 +288,9 @@ func (f *bfield) Store() bool          { return f.opts&optStore != 0 }
 func (f *bfield) IndexDocValues() bool { return f.opts&optDocValues != 0 }
 
 func (f *bfield) EachTerm(vt segment.VisitTerm) {
+	if f.d == nil {
+		return
+	}
 	for _, i := range f.d.order[f.first:f.end] {
 		vt(&f.d.terms[i])
 	}

@@ -113,7 +113,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("BatchSize %d must be at least 1", c.BatchSize))
 	}
 	if c.Linger < 0 {
-		errs = append(errs, fmt.Errorf("Linger %v is negative", c.Linger))
+		errs = append(errs, fmt.Errorf("negative Linger %v", c.Linger))
 	}
 	if c.CompressionType != "producer" {
 		if _, err := compress.ParseCodec(c.CompressionType); err != nil {

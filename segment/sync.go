@@ -86,8 +86,6 @@ func (l *Log) Sync() error {
 
 // maxGather bounds how long the syncer waits for the waiters of the last
 // round to come back before starting the next fsync.
-var DbgFsync []time.Duration
-
 const maxGather = 5 * time.Millisecond
 
 // syncLoop is the syncer goroutine: the group commit. It runs an fsync
@@ -193,10 +191,7 @@ func (l *Log) syncOnce() {
 	}
 	for _, j := range jobs {
 		if err == nil {
-			ts := time.Now()
-			e := j.s.file.Sync()
-			DbgFsync = append(DbgFsync, time.Since(ts))
-			if e != nil {
+			if e := j.s.file.Sync(); e != nil {
 				err = &StorageError{Op: "sync", Path: j.s.path, Err: e}
 			}
 		}
