@@ -126,6 +126,9 @@ func (c *Config) Validate() error {
 	if c.BufferMemory < 1<<20 {
 		errs = append(errs, fmt.Errorf("BufferMemory %d must be at least 1 MiB", c.BufferMemory))
 	}
+	if c.EnableTransactions && !c.EnableIdempotence {
+		errs = append(errs, errors.New("EnableTransactions needs EnableIdempotence, as in Kafka"))
+	}
 	if c.ProducerIDExpiration <= 0 {
 		errs = append(errs, fmt.Errorf("ProducerIDExpiration %v must be positive", c.ProducerIDExpiration))
 	}

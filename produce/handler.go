@@ -21,6 +21,7 @@ import (
 
 	"github.com/chronik-go/chronik/errcode"
 	"github.com/chronik-go/chronik/internal/vfs"
+	"github.com/chronik-go/chronik/record"
 	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/segment"
 	"github.com/chronik-go/chronik/wire"
@@ -64,6 +65,25 @@ func WithArchiver(newArchiver func(topic string, partition int32) (segment.Archi
 	return func(h *Handler) { h.newArchiver = newArchiver }
 }
 
+// TxnVerifier tells whether a partition was added to a producer's ongoing
+// transaction: the transaction coordinator's side of Kafka's partition
+// verification (KIP-890, kafka-semantics.md §4.8). txn.Coordinator
+// implements it.
+type TxnVerifier interface {
+	// Verify returns NONE when the partition is in the ongoing
+	// transaction of transactionalID with this producer id and epoch,
+	// else the code to answer the produce request of that version with
+	// (INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE or, from v11,
+	// TRANSACTION_ABORTABLE, ...).
+	Verify(transactionalID string, producerID int64, epoch int16, topic string, partition int32, produceVersion int16) errcode.Code
+}
+
+// WithTxnVerifier makes the handler refuse a transactional batch that
+// would open a transaction on a partition its coordinator does not know
+// to be in that transaction. Without one, such batches are accepted, as by
+// a broker with transaction.partition.verification.enable=false.
+func WithTxnVerifier(v TxnVerifier) Option { return func(h *Handler) { h.verifier = v } }
+
 // WithFileSystem replaces the file system under the partition logs and
 // producer-state snapshots (default: the operating system's). The module's
 // fault-injection tests use it.
@@ -98,6 +118,7 @@ type Handler struct {
 	replicator  Replicator
 	newArchiver func(string, int32) (segment.Archiver, error)
 	indexer     Indexer
+	verifier    TxnVerifier
 	fs          vfs.FS
 	mem         *memoryLimiter
 	metrics     *Metrics
@@ -183,14 +204,7 @@ func (h *Handler) Close() error {
 // what a host's Fetch and ListOffsets read. It fails with an *errcode.Error
 // (UNKNOWN_TOPIC_OR_PARTITION, NOT_LEADER_OR_FOLLOWER, KAFKA_STORAGE_ERROR).
 func (h *Handler) Log(topic string, partition int32) (*segment.Log, error) {
-	t, ok := h.meta.Topic(topic)
-	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
-		return nil, &errcode.Error{Code: errcode.UnknownTopicOrPartition}
-	}
-	if t.Partitions[partition].Leader != h.cfg.NodeID {
-		return nil, &errcode.Error{Code: errcode.NotLeaderOrFollower}
-	}
-	p, err := h.partition(&t, partition)
+	p, err := h.leaderPartition(topic, partition)
 	if err != nil {
 		return nil, err
 	}
@@ -288,4 +302,75 @@ func Failed(resp *wire.ProduceResponse) bool {
 		}
 	}
 	return false
+}
+
+// WriteMarker appends a transaction marker, COMMIT or ABORT, for a
+// producer to a partition this node leads, through the same append path as
+// data, and returns once it is durable. It is what the transaction
+// coordinator calls for every partition of a transaction (Kafka's
+// WriteTxnMarkers): an older producer epoch fails with
+// INVALID_PRODUCER_EPOCH, an older coordinator epoch with
+// TRANSACTION_COORDINATOR_FENCED (*errcode.Error).
+func (h *Handler) WriteMarker(ctx context.Context, topic string, partition int32, producerID int64, epoch int16, coordinatorEpoch int32, commit bool) error {
+	t, ok := h.meta.Topic(topic)
+	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
+		return &errcode.Error{Code: errcode.UnknownTopicOrPartition}
+	}
+	if t.Partitions[partition].Leader != h.cfg.NodeID {
+		return &errcode.Error{Code: errcode.NotLeaderOrFollower}
+	}
+	p, err := h.partition(&t, partition)
+	if err != nil {
+		return err
+	}
+	ts := h.now().UnixMilli()
+	b := record.AppendControlBatch(nil, producerID, epoch, commit, coordinatorEpoch, ts)
+	off, err := p.writeMarker(b, producerID, epoch, coordinatorEpoch, commit, ts)
+	if err != nil {
+		return err
+	}
+	if err := p.log.WaitDurable(ctx, off+1); err != nil {
+		if ctx.Err() != nil {
+			return &errcode.Error{Code: errcode.RequestTimedOut, Msg: err.Error()}
+		}
+		return &errcode.Error{Code: errcode.KafkaStorageError, Msg: err.Error()}
+	}
+	return nil
+}
+
+// LastStableOffset returns a partition's last stable offset: the end of
+// what read_committed consumers may read (kafka-semantics.md §4.10).
+func (h *Handler) LastStableOffset(topic string, partition int32) (int64, error) {
+	p, err := h.leaderPartition(topic, partition)
+	if err != nil {
+		return -1, err
+	}
+	return p.lastStableOffset(), nil
+}
+
+// AbortedTransactions returns the aborted transactions a read_committed
+// fetch of [from, to) of a partition must list, so that consumers drop
+// their records.
+func (h *Handler) AbortedTransactions(topic string, partition int32, from, to int64) ([]AbortedTxn, error) {
+	p, err := h.leaderPartition(topic, partition)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.aborted == nil {
+		return nil, nil
+	}
+	return p.aborted.overlapping(from, to), nil
+}
+
+func (h *Handler) leaderPartition(topic string, partition int32) (*partition, error) {
+	t, ok := h.meta.Topic(topic)
+	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
+		return nil, &errcode.Error{Code: errcode.UnknownTopicOrPartition}
+	}
+	if t.Partitions[partition].Leader != h.cfg.NodeID {
+		return nil, &errcode.Error{Code: errcode.NotLeaderOrFollower}
+	}
+	return h.partition(&t, partition)
 }

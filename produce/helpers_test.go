@@ -52,7 +52,6 @@ func newSpec(n int) batchSpec {
 	return s
 }
 
-var castagnoliTable = crc32.MakeTable(crc32.Castagnoli)
 
 func encodeRecord(i int, r testRecord) []byte {
 	kr := kmsg.Record{TimestampDelta64: r.tsDelta, OffsetDelta: int32(i), Key: r.key, Value: r.value}

@@ -75,7 +75,7 @@ func TestIdempotentRejectionsBurnNoOffsets(t *testing.T) {
 }
 
 func TestIdempotenceOffAppendsWithoutChecks(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.EnableIdempotence = false })
+	e := newEnv(t, func(c *Config) { c.EnableIdempotence, c.EnableTransactions = false, false })
 	e.topic("t", 1, nil)
 	for i := 0; i < 2; i++ {
 		got := one(t, e.produce(9, 1, pr("t", 0, idemBatch(t, 7, 0, 0, 2))))

@@ -32,6 +32,10 @@ type partition struct {
 	mu         sync.Mutex
 	producers  *idempotence.State // nil when idempotence is off
 	lastExpiry time.Time
+	aborted    *abortIndex // nil when idempotence is off
+	// completed holds transactions whose marker may still be above the
+	// high watermark: they bound the last stable offset until it passes.
+	completed []idempotence.CompletedTxn
 
 	// rolled is set by the log's SegmentRolled event; the next append
 	// snapshots the producer state (Kafka snapshots on every roll).
@@ -49,8 +53,19 @@ func snapshotName(offset int64) string { return fmt.Sprintf("%020d%s", offset, s
 // is used instead.
 func (p *partition) loadProducerState() error {
 	end := p.log.NextOffset()
+	ix, existed, err := openAbortIndex(p.fs, p.dir, end)
+	if err != nil {
+		return fmt.Errorf("opening the aborted-transaction index: %w", err)
+	}
+	p.aborted = ix
 	state, from := idempotence.New(), p.log.StartOffset()
-	for _, off := range p.snapshots() {
+	snapshots := p.snapshots()
+	if !existed {
+		// Without its index, every abort marker must be seen again:
+		// replay the whole log instead of starting at a snapshot.
+		snapshots = nil
+	}
+	for _, off := range snapshots {
 		path := filepath.Join(p.dir, snapshotName(off))
 		if off > end {
 			p.fs.Remove(path) // reflects data lost in a crash
@@ -94,8 +109,12 @@ func (p *partition) loadProducerState() error {
 			}
 			scratch, err = record.WalkBatch(b, &h, scratch, 1<<20, func(_ int, r *record.Record) error {
 				typ, coordEpoch, err := record.ParseMarker(r)
-				if err == nil && (typ == 0 || typ == 1) {
-					state.ApplyMarker(h.ProducerID, h.ProducerEpoch, coordEpoch, h.BaseOffset, h.MaxTimestamp, typ == 1)
+				if err != nil || (typ != record.ControlAbort && typ != record.ControlCommit) {
+					return nil
+				}
+				c, ok := state.ApplyMarker(h.ProducerID, h.ProducerEpoch, coordEpoch, h.BaseOffset, h.MaxTimestamp, typ == record.ControlCommit)
+				if ok && c.Aborted {
+					return ix.add(AbortedTxn{ProducerID: c.ProducerID, FirstOffset: c.FirstOffset, MarkerOffset: c.MarkerOffset})
 				}
 				return nil
 			})
@@ -174,7 +193,11 @@ type appendResult struct {
 
 // append checks the batch against the producer state and appends it, as
 // one step under the partition lock (kafka-semantics.md §2.2 steps 10-13).
-func (p *partition) append(b []byte, h *record.Header, info segment.AppendInfo, expiry time.Duration, now time.Time) (appendResult, error) {
+//
+// verify, when set, is asked whether a transactional batch that opens a
+// transaction on this partition belongs to an ongoing transaction of its
+// producer (KIP-890 verification, kafka-semantics.md §4.8).
+func (p *partition) append(b []byte, h *record.Header, info segment.AppendInfo, expiry time.Duration, now time.Time, verify func(pid int64, epoch int16) errcode.Code) (appendResult, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var pb idempotence.Batch
@@ -187,6 +210,13 @@ func (p *partition) append(b []byte, h *record.Header, info segment.AppendInfo, 
 		}
 		if v.Code != errcode.None {
 			return appendResult{}, &errcode.Error{Code: v.Code, Msg: v.Msg}
+		}
+		if pb.Transactional && verify != nil {
+			if e, ok := p.producers.Entry(pb.ProducerID); !ok || e.TxnFirstOffset < 0 {
+				if code := verify(pb.ProducerID, pb.Epoch); code != errcode.None {
+					return appendResult{}, &errcode.Error{Code: code, Msg: "the partition is not part of an ongoing transaction of the producer"}
+				}
+			}
 		}
 	}
 	base, err := p.log.Append(b, info)
@@ -227,5 +257,63 @@ func (p *partition) close() error {
 		errs = append(errs, p.writeSnapshot())
 	}
 	errs = append(errs, p.log.Close())
+	if p.aborted != nil {
+		errs = append(errs, p.aborted.close())
+	}
 	return errors.Join(errs...)
+}
+
+// lastStableOffset is the offset below which every transaction is decided
+// and replicated (kafka-semantics.md §4.10): the high watermark, lowered to
+// the first offset of the oldest open transaction and of the oldest
+// completed one whose marker is not yet below the high watermark.
+func (p *partition) lastStableOffset() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	hw := p.log.HighWatermark()
+	if p.producers == nil {
+		return hw
+	}
+	lso := hw
+	if open := p.producers.OpenTransactions(); len(open) > 0 {
+		lso = min(lso, open[0].TxnFirstOffset) // ordered by first offset
+	}
+	kept := p.completed[:0]
+	for _, c := range p.completed {
+		if c.MarkerOffset >= hw {
+			kept = append(kept, c)
+			lso = min(lso, c.FirstOffset)
+		}
+	}
+	p.completed = kept
+	return lso
+}
+
+// writeMarker appends a COMMIT or ABORT marker for a producer and records
+// the transaction's end; an abort's index entry is durable before this
+// returns. It returns the marker's offset.
+func (p *partition) writeMarker(b []byte, pid int64, epoch int16, coordinatorEpoch int32, commit bool, ts int64) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.producers == nil {
+		return -1, &errcode.Error{Code: errcode.InvalidTxnState, Msg: "transactions need idempotence"}
+	}
+	if v := p.producers.CheckMarker(pid, epoch, coordinatorEpoch); v.Code != errcode.None {
+		return -1, &errcode.Error{Code: v.Code, Msg: v.Msg}
+	}
+	off, err := p.log.Append(b, segment.AppendInfo{MaxTimestamp: ts})
+	if err != nil {
+		return -1, err
+	}
+	c, ok := p.producers.ApplyMarker(pid, epoch, coordinatorEpoch, off, ts, commit)
+	if !ok {
+		return off, nil
+	}
+	p.completed = append(p.completed, c)
+	if c.Aborted {
+		if err := p.aborted.add(AbortedTxn{ProducerID: pid, FirstOffset: c.FirstOffset, MarkerOffset: off}); err != nil {
+			return -1, &errcode.Error{Code: errcode.KafkaStorageError, Msg: err.Error()}
+		}
+	}
+	return off, nil
 }

@@ -293,8 +293,15 @@ func (h *Handler) appendJob(info RequestInfo, req *wire.ProduceRequest, j *job, 
 		return scratch
 	}
 
+	var verify func(int64, int16) errcode.Code
+	if h.verifier != nil && req.TransactionalID != nil {
+		txnID, topic, index := *req.TransactionalID, t.Name, j.resp.Partition
+		verify = func(pid int64, epoch int16) errcode.Code {
+			return h.verifier.Verify(txnID, pid, epoch, topic, index, req.Version)
+		}
+	}
 	r, err := p.append(b, &res.Header, segment.AppendInfo{MaxTimestamp: record.ReadHeader(b).MaxTimestamp, Keys: res.Keys},
-		h.cfg.ProducerIDExpiration, h.now())
+		h.cfg.ProducerIDExpiration, h.now(), verify)
 	if err != nil {
 		answerValidation(j, p, err)
 		return scratch

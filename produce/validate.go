@@ -64,10 +64,12 @@ func (h *Handler) prepare(res *record.BatchResult, t *metadata.Topic, raw []byte
 		}
 		b = nb
 	}
-	switch {
-	case v.LogAppendTime:
+	// SetMaxTimestamp writes (and recomputes the CRC) only when something
+	// changes; on a CreateTime topic it also clears a client's
+	// LogAppendTime bit, as Kafka's in-place validation does.
+	if v.LogAppendTime {
 		record.SetMaxTimestamp(b, v.Now, true)
-	case res.MaxTimestamp != res.Header.MaxTimestamp:
+	} else {
 		record.SetMaxTimestamp(b, res.MaxTimestamp, false)
 	}
 	return b, nil
