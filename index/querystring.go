@@ -25,7 +25,7 @@ import (
 // match query on its field, so it is analysed like the field; words with *
 // or ? are wildcard queries, lowercased for text fields. "field:*" is an
 // exists query and "*" alone matches all. Fuzzy (~ after a word) and
-// regular expressions are refused.
+// regular expressions are refused. "_exists_:field" is an exists query.
 func parseQueryString(q *QueryStringQuery) (Query, error) {
 	p := &qsParser{s: q.Query, defField: q.DefaultField}
 	switch strings.ToLower(q.DefaultOperator) {
@@ -237,8 +237,19 @@ func (p *qsParser) clause(field string, depth int) (Query, error) {
 			p.pos = start
 		}
 	}
-	q, err := p.primary(field, depth)
-	if err != nil {
+	var q Query
+	var err error
+	if field == "_exists_" {
+		// Elasticsearch's query_string shorthand for an exists query.
+		w, _, werr := p.word(true)
+		if werr != nil {
+			return nil, werr
+		}
+		if w == "" {
+			return nil, p.errorf("missing field name after _exists_")
+		}
+		q = &ExistsQuery{Field: w}
+	} else if q, err = p.primary(field, depth); err != nil {
 		return nil, err
 	}
 	if p.pos < len(p.s) && p.s[p.pos] == '^' {

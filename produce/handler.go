@@ -21,8 +21,8 @@ import (
 
 	"github.com/chronik-go/chronik/errcode"
 	"github.com/chronik-go/chronik/internal/vfs"
-	"github.com/chronik-go/chronik/record"
 	"github.com/chronik-go/chronik/metadata"
+	"github.com/chronik-go/chronik/record"
 	"github.com/chronik-go/chronik/segment"
 	"github.com/chronik-go/chronik/wire"
 )

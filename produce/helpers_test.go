@@ -52,7 +52,6 @@ func newSpec(n int) batchSpec {
 	return s
 }
 
-
 func encodeRecord(i int, r testRecord) []byte {
 	kr := kmsg.Record{TimestampDelta64: r.tsDelta, OffsetDelta: int32(i), Key: r.key, Value: r.value}
 	for _, h := range r.headers {

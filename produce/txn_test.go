@@ -42,7 +42,7 @@ func TestTransactionsBoundTheLastStableOffset(t *testing.T) {
 	e.topic("t", 1, nil)
 	ctx := context.Background()
 	wantCode(t, one(t, e.produce(9, -1, pr("t", 0, newSpec(2).build(t)))), errcode.None) // offsets 0-1
-	wantCode(t, e.produceTxn("a", txnBatch(t, 10, 0, 0, 3)), errcode.None)                   // 2-4, open
+	wantCode(t, e.produceTxn("a", txnBatch(t, 10, 0, 0, 3)), errcode.None)               // 2-4, open
 	wantCode(t, one(t, e.produce(9, -1, pr("t", 0, newSpec(1).build(t)))), errcode.None) // 5
 	if lso := e.lso(); lso != 2 {
 		t.Fatalf("LSO with an open transaction from offset 2 = %d", lso)

@@ -33,17 +33,17 @@ type Log struct {
 	hwCh          chan struct{}
 	err           error // sticky
 	closed        bool
-	syncStopped   bool  // the syncer has exited: nothing becomes durable any more
-	logStart      int64 // the log start offset when an Archiver is set
-	hadCheckpoint bool  // logStart came from log.checkpoint or a remote listing
-	dirDirty      bool  // a file was created in dir since the last directory sync
-	syncWanted    bool  // someone waits for an fsync
+	syncStopped   bool                 // the syncer has exited: nothing becomes durable any more
+	logStart      int64                // the log start offset when an Archiver is set
+	hadCheckpoint bool                 // logStart came from log.checkpoint or a remote listing
+	dirDirty      bool                 // a file was created in dir since the last directory sync
+	syncWanted    bool                 // someone waits for an fsync
 	waiting       map[*waiter]struct{} // blocked in WaitDurable, not yet released
 	cohort        int                  // waiters the last fsync round released
 	arrived       int                  // waiters registered since that round
 	roundEnd      time.Time
 	lastFsync     time.Duration // duration of the last fsync round
-	unsynced      int64 // bytes written and not yet fsynced
+	unsynced      int64         // bytes written and not yet fsynced
 	firstUnsynced time.Time
 	sealQueue     []*segment // rolled, index files not yet written
 	stats         Stats

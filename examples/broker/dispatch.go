@@ -13,30 +13,39 @@ import (
 
 // API keys served besides those package wire names.
 const (
-	apiKeyListOffsets    int16 = 2
-	apiKeyMetadata       int16 = 3
-	apiKeyCreateTopics   int16 = 19
-	apiKeyInitProducerID int16 = 22
+	apiKeyListOffsets     int16 = 2
+	apiKeyMetadata        int16 = 3
+	apiKeyFindCoordinator int16 = 10
+	apiKeyCreateTopics    int16 = 19
+	apiKeyInitProducerID  int16 = 22
 )
 
-// apiRange is one API key and the versions the broker serves.
+// apiRange is one API key and the versions the broker serves, which are
+// exactly the versions ApiVersions advertises.
 type apiRange struct {
 	Key      int16
 	Min, Max int16
 }
 
-// advertisedAPIs returns exactly the APIs the broker implements, with the
-// versions it decodes and answers. Produce advertises min version 0 because
-// librdkafka <= 2.11 sends gzip, snappy and lz4 batches uncompressed unless
-// it does (KAFKA-18659); the handler serves v0-v9 in full. InitProducerId
-// is offered only with idempotence enabled, so that clients fall back to
-// plain producing otherwise.
+// advertisedAPIs returns exactly the APIs the broker implements.
+//
+// Two choices serve librdkafka <= 2.11 (kcat and every binding built on
+// it), which enables a compression codec only when the broker's range for
+// a marker API includes one exact version, and otherwise sends batches
+// uncompressed without a word (librdkafka issue 4956): gzip and snappy need
+// Produce v0, lz4 needs FindCoordinator v0. So Produce is offered from v0
+// (the handler serves v0-v9 in full; Apache Kafka 4.0 advertises v0 for the
+// same reason, KAFKA-18659) and FindCoordinator is served (answering that
+// no coordinator runs here). InitProducerId is offered only with
+// idempotence enabled, so that clients fall back to plain producing
+// otherwise.
 func advertisedAPIs(idempotence bool) []apiRange {
 	apis := []apiRange{
 		{wire.APIKeyProduce, wire.ProduceMinVersion, wire.ProduceMaxVersion},
 		{wire.APIKeyFetch, wire.FetchMinVersion, wire.FetchMaxVersion},
 		{apiKeyListOffsets, 1, 7},
 		{apiKeyMetadata, 0, 12},
+		{apiKeyFindCoordinator, 0, 4},
 		{wire.APIKeyAPIVersions, 0, 3},
 		{apiKeyCreateTopics, 0, 7},
 	}
@@ -111,6 +120,8 @@ func (b *broker) dispatch(ctx context.Context, hdr wire.RequestHeader, body []by
 		return b.listOffsets(hdr, body)
 	case apiKeyMetadata:
 		return b.metadata(ctx, hdr, body)
+	case apiKeyFindCoordinator:
+		return b.findCoordinator(hdr, body)
 	case apiKeyCreateTopics:
 		return b.createTopics(ctx, hdr, body)
 	case apiKeyInitProducerID:

@@ -22,6 +22,7 @@ var wantAPIs = map[int16][2]int16{
 	1:  {4, 12}, // Fetch
 	2:  {1, 7},  // ListOffsets
 	3:  {0, 12}, // Metadata
+	10: {0, 4},  // FindCoordinator: librdkafka needs it listed to use lz4
 	18: {0, 3},  // ApiVersions
 	19: {0, 7},  // CreateTopics
 	22: {0, 4},  // InitProducerId
@@ -151,7 +152,8 @@ func TestUnservedRequestsCloseConnection(t *testing.T) {
 		name         string
 		key, version int16
 	}{
-		{"FindCoordinator", 10, 0},
+		{"OffsetCommit", 8, 0},
+		{"FindCoordinator v5", 10, 5},
 		{"unknown key", 1000, 0},
 		{"Metadata v13", 3, 13},
 		{"Fetch v3", 1, 3},
