@@ -1,7 +1,6 @@
 package index
 
 import (
-	"bytes"
 	"math"
 	"strconv"
 	"unicode/utf16"
@@ -202,8 +201,9 @@ func (f *flattener) object(depth int) bool {
 		if utf8.Valid(key) {
 			f.path = append(f.path, key...)
 		} else {
-			// Field names stay valid UTF-8 (internal names rely on it).
-			f.path = append(f.path, bytes.ToValidUTF8(key, []byte("\uFFFD"))...)
+			// Field names stay valid UTF-8 (internal names rely on it):
+			// each invalid byte becomes U+FFFD, as encoding/json decodes.
+			f.path = append(f.path, string([]rune(string(key)))...)
 		}
 		f.skipSpace()
 		if f.pos >= len(f.in) || f.in[f.pos] != ':' {

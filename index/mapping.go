@@ -160,7 +160,7 @@ func validName(s string) string {
 	if utf8.ValidString(s) {
 		return s
 	}
-	return strings.ToValidUTF8(s, "\uFFFD")
+	return string([]rune(s))
 }
 
 // floatKey is the sortable integer of a float (-0 and +0 are one value).

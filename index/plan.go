@@ -444,10 +444,14 @@ func (r *resolver) rangeQuery(q *RangeQuery) (*plan, error) {
 				alts = append(alts, planRange(f.number, l, h))
 			}
 		}
+		// Strings that read as dates compare as dates; other strings
+		// compare as keywords (byte order).
+		dates := false
 		if l, h, ok := r.dateRange(lo, hi); ok && (!numeric || isIntegral(lo, hi)) {
 			alts = append(alts, planRange(f.date, l, h))
+			dates = !numeric
 		}
-		if !numeric && (!lo.set || lo.v.kind == leafString) && (!hi.set || hi.v.kind == leafString) {
+		if !numeric && !dates && (!lo.set || lo.v.kind == leafString) && (!hi.set || hi.v.kind == leafString) {
 			alts = append(alts, termRange(f.keyword, lo, hi))
 		}
 		if len(alts) == 0 {
@@ -623,7 +627,7 @@ func (r *resolver) pattern(op planOp, field, value string, boost float64, normal
 	default:
 		return nil, illegalArgument("prefix and wildcard queries are not supported on [%s]", f.user)
 	}
-	if op == opWildcard && strings.Trim(value, "*") == "" {
+	if (op == opWildcard && strings.Trim(value, "*") == "") || (op == opPrefix && value == "") {
 		// A pattern of only stars matches any term: the field exists.
 		e, err := r.exists(f)
 		if err != nil {

@@ -340,8 +340,11 @@ func (p *qsParser) primary(field string, depth int) (Query, error) {
 		return nil, p.errorf("fuzzy queries are not supported")
 	}
 	if wild {
-		if strings.Trim(w, "*") == "" && field == "" {
-			return &MatchAllQuery{}, nil
+		if strings.Trim(w, "*") == "" {
+			if field == "" {
+				return &MatchAllQuery{}, nil
+			}
+			return &normalizedPattern{op: opWildcard, field: field, value: "*", boost: 1}, nil // exists
 		}
 		if i := strings.IndexAny(w, "*?"); i == len(w)-1 && w[i] == '*' {
 			return &normalizedPattern{op: opPrefix, field: field, value: w[:i], boost: 1}, nil

@@ -6,10 +6,11 @@ import (
 )
 
 const (
-	bloomFirstCapacity = 1024 // keys the first filter of a segment holds
-	bloomGrowth        = 4    // each next filter holds this many times more
-	bloomMaxFilters    = 48   // decoding refuses more
-	bloomFlagAll       = 1    // flags bit 0: every key may be present
+	bloomFirstCapacity = 1024    // keys the first filter of a segment holds
+	bloomGrowth        = 4       // each next filter holds this many times more
+	bloomMaxCapacity   = 1 << 26 // no filter is sized for more keys
+	bloomMaxFilters    = 48      // decoding refuses more
+	bloomFlagAll       = 1       // flags bit 0: every key may be present
 )
 
 // Bloom is a segment's key bloom filter (the .bloom file): a scalable bloom
@@ -35,12 +36,19 @@ type bloomFilter struct {
 // NewBloom returns an empty filter with the given false-positive rate.
 func NewBloom(fpRate float64) *Bloom { return &Bloom{FPRate: fpRate} }
 
-func newBloomFilter(capacity uint32, p float64) bloomFilter {
-	m := math.Ceil(-float64(capacity) * math.Log(p) / (math.Ln2 * math.Ln2))
-	words := uint32(math.Ceil(m / 64))
-	k := uint32(math.Round(float64(words*64) / float64(capacity) * math.Ln2))
-	k = min(max(k, 1), 64)
-	return bloomFilter{capacity: capacity, k: k, words: make([]uint64, words)}
+// bloomParams returns the size of the i-th filter (from 0) of a Bloom with
+// false-positive rate fpRate: it holds 1024 * 4^i keys (at most 2^26) at
+// rate fpRate / 2^(i+1), in words 64-bit words with k hash functions.
+func bloomParams(i int, fpRate float64) (capacity, k, words uint32) {
+	c := uint64(bloomFirstCapacity)
+	for range i {
+		c = min(c*bloomGrowth, bloomMaxCapacity)
+	}
+	p := fpRate * math.Pow(0.5, float64(i+1))
+	m := math.Ceil(-float64(c) * math.Log(p) / (math.Ln2 * math.Ln2))
+	words = uint32(math.Ceil(m / 64))
+	k = uint32(math.Round(float64(words) * 64 / float64(c) * math.Ln2))
+	return uint32(c), min(max(k, 1), 64), words
 }
 
 // keyHashes returns h1 and h2 of the documented double-hashing scheme:
@@ -95,12 +103,8 @@ func (b *Bloom) Add(key []byte) {
 	}
 	n := len(b.filters)
 	if n == 0 || b.filters[n-1].count >= b.filters[n-1].capacity {
-		capacity := uint64(bloomFirstCapacity)
-		if n > 0 {
-			capacity = min(uint64(b.filters[n-1].capacity)*bloomGrowth, math.MaxUint32)
-		}
-		p := b.FPRate * math.Pow(0.5, float64(n+1))
-		b.filters = append(b.filters, newBloomFilter(uint32(capacity), p))
+		capacity, k, words := bloomParams(n, b.FPRate)
+		b.filters = append(b.filters, bloomFilter{capacity: capacity, k: k, words: make([]uint64, words)})
 		n++
 	}
 	b.filters[n-1].set(h1, h2)
@@ -168,10 +172,11 @@ func (b *Bloom) Encode() []byte {
 	return appendCRC(out)
 }
 
-// DecodeBloom parses a .bloom file, checking magic, version, CRC and sizes.
+// DecodeBloom parses a .bloom file, checking magic, version, CRC, and that
+// every filter has the size its position and the rate call for.
 func DecodeBloom(data []byte) (*Bloom, error) {
 	const what = "bloom filter"
-	h, body, err := checkFile(data, magicBloom, what)
+	h, body, err := checkFile(data, magicBloom, bloomFlagAll, what)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +201,11 @@ func DecodeBloom(data []byte) (*Bloom, error) {
 		f := bloomFilter{capacity: be.Uint32(body), count: be.Uint32(body[4:]), k: be.Uint32(body[8:])}
 		words := be.Uint32(body[12:])
 		body = body[16:]
-		if f.capacity == 0 || f.k == 0 || f.k > 64 || words == 0 {
+		// The size must match the schedule (within a word, so that files
+		// written where floating point rounds differently still load):
+		// this bounds what a later Add allocates by the input's size.
+		wc, _, ww := bloomParams(int(i), b.FPRate)
+		if f.capacity != wc || f.k < 1 || f.k > 64 || words+1 < ww || words > ww+1 || f.count > f.capacity {
 			return nil, &FormatError{what, fmt.Sprintf("filter %d has bad parameters", i)}
 		}
 		if uint64(len(body)) < 8*uint64(words) {

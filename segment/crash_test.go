@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -344,5 +345,54 @@ func TestCorruptSealedSegmentKeepsLaterOnes(t *testing.T) {
 	got := readAll(t, l2, 160)
 	if len(got) >= 40 || len(got) < 30 {
 		t.Fatalf("%d batches readable", len(got))
+	}
+}
+
+func TestTailGapDropsLaterSegments(t *testing.T) {
+	clk := newClock(t0)
+	fs := vfs.NewCrashFS(nil)
+	ev := &events{}
+	opts := testOptions(fs, clk)
+	opts.SegmentBytes = 1100
+	opts.OnEvent = ev.add
+	l := mustOpen(t, "/p", opts)
+	for i := range 6 { // two batches per segment
+		mustAppend(t, l, valueBatch(t, t0, 450, byte(i)))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Segment 2 lost its last batch cleanly (a batch boundary), and neither
+	// it nor segment 4 had index files yet: as after a crash right after
+	// the roll. Segment 4 does not continue the log: it holds nothing
+	// acknowledged and goes.
+	for _, base := range []int64{2, 4} {
+		for _, s := range []string{IndexSuffix, TimeIndexSuffix, BloomSuffix} {
+			fs.Remove("/p/" + SegmentName(base, s))
+		}
+	}
+	f, err := fs.OpenFile("/p/"+SegmentName(2, LogSuffix), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Stat()
+	f.Truncate(st.Size() / 2)
+	f.Close()
+	l = mustOpen(t, "/p", opts)
+	defer l.Close()
+	if l.NextOffset() != 3 || l.Stats().Segments != 2 {
+		t.Fatalf("LEO %d, %d segments", l.NextOffset(), l.Stats().Segments)
+	}
+	var tt []TailTruncated
+	for _, e := range ev.list() {
+		if e, ok := e.(TailTruncated); ok {
+			tt = append(tt, e)
+		}
+	}
+	if len(tt) != 1 || len(tt[0].DeletedSegments) != 1 || tt[0].DeletedSegments[0] != 4 || !strings.Contains(tt[0].Err.Reason, "does not continue") {
+		t.Fatalf("TailTruncated events %+v", tt)
+	}
+	if off := mustAppend(t, l, valueBatch(t, t0, 10, 9)); off != 3 {
+		t.Fatalf("append at %d, want 3", off)
 	}
 }

@@ -81,9 +81,10 @@ func appendHeader(b []byte, magic [4]byte, h fileHeader) []byte {
 
 func appendCRC(b []byte) []byte { return be.AppendUint32(b, crc32.Checksum(b, castagnoli)) }
 
-// checkFile verifies magic, version and CRC and returns the header and the
-// body between header and CRC.
-func checkFile(b []byte, magic [4]byte, what string) (fileHeader, []byte, error) {
+// checkFile verifies magic, version, flags (only bits in allowedFlags may
+// be set), reserved bytes and CRC and returns the header and the body
+// between header and CRC.
+func checkFile(b []byte, magic [4]byte, allowedFlags byte, what string) (fileHeader, []byte, error) {
 	var h fileHeader
 	if len(b) < fileHeaderSize+4 {
 		return h, nil, &FormatError{what, fmt.Sprintf("%d bytes is too short", len(b))}
@@ -97,6 +98,9 @@ func checkFile(b []byte, magic [4]byte, what string) (fileHeader, []byte, error)
 	body := b[:len(b)-4]
 	if crc32.Checksum(body, castagnoli) != be.Uint32(b[len(b)-4:]) {
 		return h, nil, &FormatError{what, "CRC mismatch"}
+	}
+	if b[5]&^allowedFlags != 0 || b[6] != 0 || b[7] != 0 {
+		return h, nil, &FormatError{what, fmt.Sprintf("unknown flags %#x or reserved bytes set", b[5:8])}
 	}
 	h.flags = b[5]
 	h.baseOffset = int64(be.Uint64(b[8:]))
@@ -139,7 +143,7 @@ func (x *OffsetIndex) Encode() []byte {
 // that entries are strictly increasing and within LogSize.
 func DecodeOffsetIndex(b []byte) (*OffsetIndex, error) {
 	const what = "offset index"
-	h, body, err := checkFile(b, magicOffsetIndex, what)
+	h, body, err := checkFile(b, magicOffsetIndex, 0, what)
 	if err != nil {
 		return nil, err
 	}
@@ -219,7 +223,7 @@ func (t *TimeIndex) Encode() []byte {
 // that timestamps and offsets are strictly increasing.
 func DecodeTimeIndex(b []byte) (*TimeIndex, error) {
 	const what = "time index"
-	h, body, err := checkFile(b, magicTimeIndex, what)
+	h, body, err := checkFile(b, magicTimeIndex, 0, what)
 	if err != nil {
 		return nil, err
 	}
@@ -234,6 +238,9 @@ func DecodeTimeIndex(b []byte) (*TimeIndex, error) {
 	if uint64(len(body)) != 12*uint64(n) {
 		return nil, &FormatError{what, fmt.Sprintf("%d entries in %d bytes", n, len(body))}
 	}
+	if t.MaxTimestamp < -1 {
+		return nil, &FormatError{what, fmt.Sprintf("max timestamp %d", t.MaxTimestamp)}
+	}
 	if t.MaxTimestampOffset > h.nextOffset || (t.MaxTimestampOffset == h.nextOffset && h.nextOffset > h.baseOffset) {
 		return nil, &FormatError{what, "max timestamp offset beyond the data"}
 	}
@@ -243,7 +250,7 @@ func DecodeTimeIndex(b []byte) (*TimeIndex, error) {
 		if i > 0 && (e.Timestamp <= t.Entries[i-1].Timestamp || e.RelOffset <= t.Entries[i-1].RelOffset) {
 			return nil, &FormatError{what, fmt.Sprintf("entry %d not increasing", i)}
 		}
-		if h.baseOffset+int64(e.RelOffset) >= h.nextOffset || e.Timestamp > t.MaxTimestamp {
+		if e.Timestamp < 0 || h.baseOffset+int64(e.RelOffset) >= h.nextOffset || e.Timestamp > t.MaxTimestamp {
 			return nil, &FormatError{what, fmt.Sprintf("entry %d beyond the data", i)}
 		}
 		t.Entries[i] = e
@@ -290,6 +297,9 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 	}
 	if crc32.Checksum(b[:16], castagnoli) != be.Uint32(b[16:]) {
 		return checkpoint{}, &FormatError{what, "CRC mismatch"}
+	}
+	if b[5] != 0 || b[6] != 0 || b[7] != 0 {
+		return checkpoint{}, &FormatError{what, "unknown flags or reserved bytes set"}
 	}
 	c := checkpoint{logStartOffset: int64(be.Uint64(b[8:]))}
 	if c.logStartOffset < 0 {

@@ -2,6 +2,7 @@ package segment
 
 import (
 	"bytes"
+	"hash/crc32"
 	"testing"
 
 	"github.com/chronik-go/chronik/internal/vfs"
@@ -9,21 +10,36 @@ import (
 )
 
 // Decoders never panic, never allocate more than the input allows, and
-// whatever they accept encodes back to the same bytes.
+// whatever they accept encodes back to the same bytes. Each input is tried
+// as is and with its trailing CRC recomputed, so that mutations reach the
+// structural checks behind the CRC.
+
+// inputs returns b and, when long enough, a copy whose last 4 bytes are
+// the CRC-32C of the rest.
+func inputs(b []byte) [][]byte {
+	if len(b) < 4 {
+		return [][]byte{b}
+	}
+	fixed := bytes.Clone(b)
+	be.PutUint32(fixed[len(fixed)-4:], crc32.Checksum(fixed[:len(fixed)-4], castagnoli))
+	return [][]byte{b, fixed}
+}
 
 func FuzzDecodeOffsetIndex(f *testing.F) {
 	f.Add((&OffsetIndex{BaseOffset: 5, LogSize: 100, NextOffset: 9, Entries: []IndexEntry{{0, 0}, {2, 40}}}).Encode())
-	f.Fuzz(func(t *testing.T, b []byte) {
-		x, err := DecodeOffsetIndex(b)
-		if err != nil {
-			return
-		}
-		if !bytes.Equal(x.Encode(), b) {
-			t.Fatal("accepted bytes do not round-trip")
-		}
-		for _, e := range x.Entries {
-			if off, pos := x.Lookup(x.BaseOffset + int64(e.RelOffset)); pos != int64(e.Position) || off != x.BaseOffset+int64(e.RelOffset) {
-				t.Fatal("lookup of an entry's own offset misses it")
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, b := range inputs(in) {
+			x, err := DecodeOffsetIndex(b)
+			if err != nil {
+				continue
+			}
+			if !bytes.Equal(x.Encode(), b) {
+				t.Fatal("accepted bytes do not round-trip")
+			}
+			for _, e := range x.Entries {
+				if off, pos := x.Lookup(x.BaseOffset + int64(e.RelOffset)); pos != int64(e.Position) || off != x.BaseOffset+int64(e.RelOffset) {
+					t.Fatal("lookup of an entry's own offset misses it")
+				}
 			}
 		}
 	})
@@ -31,16 +47,18 @@ func FuzzDecodeOffsetIndex(f *testing.F) {
 
 func FuzzDecodeTimeIndex(f *testing.F) {
 	f.Add((&TimeIndex{BaseOffset: 5, LogSize: 100, NextOffset: 9, MaxTimestamp: 50, MaxTimestampOffset: 7, Entries: []TimeEntry{{10, 0}, {50, 2}}}).Encode())
-	f.Fuzz(func(t *testing.T, b []byte) {
-		x, err := DecodeTimeIndex(b)
-		if err != nil {
-			return
-		}
-		if !bytes.Equal(x.Encode(), b) {
-			t.Fatal("accepted bytes do not round-trip")
-		}
-		if len(x.Entries) > 0 && x.Lookup(x.Entries[0].Timestamp-1) != x.BaseOffset {
-			t.Fatal("lookup below the first entry does not start at the segment base")
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, b := range inputs(in) {
+			x, err := DecodeTimeIndex(b)
+			if err != nil {
+				continue
+			}
+			if !bytes.Equal(x.Encode(), b) {
+				t.Fatal("accepted bytes do not round-trip")
+			}
+			if len(x.Entries) > 0 && x.Lookup(x.Entries[0].Timestamp-1) != x.BaseOffset {
+				t.Fatal("lookup below the first entry does not start at the segment base")
+			}
 		}
 	})
 }
@@ -51,27 +69,35 @@ func FuzzDecodeBloom(f *testing.F) {
 		b.Add([]byte{byte(i), byte(i >> 8)})
 	}
 	f.Add(b.Encode())
-	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := DecodeBloom(data)
-		if err != nil {
-			return
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, data := range inputs(in) {
+			d, err := DecodeBloom(data)
+			if err != nil {
+				continue
+			}
+			if d.SizeBytes() > len(data) {
+				t.Fatalf("%d filter bytes from %d input bytes", d.SizeBytes(), len(data))
+			}
+			if !bytes.Equal(d.Encode(), data) {
+				t.Fatal("accepted bytes do not round-trip")
+			}
+			d.MayContain([]byte("k"))
+			d.Add([]byte("k"))
+			if !d.MayContain([]byte("k")) {
+				t.Fatal("false negative after Add")
+			}
 		}
-		if d.SizeBytes() > len(data) {
-			t.Fatalf("%d filter bytes from %d input bytes", d.SizeBytes(), len(data))
-		}
-		if !bytes.Equal(d.Encode(), data) {
-			t.Fatal("accepted bytes do not round-trip")
-		}
-		d.MayContain([]byte("k"))
 	})
 }
 
 func FuzzDecodeCheckpoint(f *testing.F) {
 	f.Add(checkpoint{logStartOffset: 42}.encode())
-	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := decodeCheckpoint(b)
-		if err == nil && !bytes.Equal(c.encode(), b) {
-			t.Fatal("accepted bytes do not round-trip")
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, b := range inputs(in) {
+			c, err := decodeCheckpoint(b)
+			if err == nil && !bytes.Equal(c.encode(), b) {
+				t.Fatal("accepted bytes do not round-trip")
+			}
 		}
 	})
 }

@@ -26,7 +26,7 @@ func (l *Log) housekeepLoop() {
 		}
 		l.sealPending()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := l.EnforceRetention(ctx); err != nil {
+		if err := l.EnforceRetention(ctx); err != nil && !errors.Is(err, ErrClosed) {
 			l.opts.Logger.Warn("retention", "dir", l.dir, "err", err)
 		}
 		cancel()
@@ -144,6 +144,14 @@ type retentionItem struct {
 // it. The housekeeper calls it after each roll and upload and every
 // RetentionCheckInterval; calling it directly is safe.
 func (l *Log) EnforceRetention(ctx context.Context) error {
+	l.retMu.Lock()
+	defer l.retMu.Unlock()
+	l.mu.Lock()
+	closed := l.closed
+	l.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
 	nowMs := l.opts.Now().UnixMilli()
 	if l.opts.Archiver == nil {
 		return l.localRetention(ctx, nowMs, l.opts.RetentionBytes, l.opts.RetentionAge, false, "retention")

@@ -20,6 +20,8 @@ type Log struct {
 	opts Options
 	fs   vfs.FS
 
+	// retMu serializes retention passes. Taken before sealMu.
+	retMu sync.Mutex
 	// sealMu serializes whole-file rewrites: index files and the checkpoint.
 	// Taken before mu, never while holding it.
 	sealMu sync.Mutex
@@ -215,6 +217,16 @@ func (l *Log) rollReason(n int, lastDelta int64) string {
 		return "size"
 	case l.leo+lastDelta-s.base > maxSegmentBytes:
 		return "offset range"
+	}
+	if !s.firstTsKnown {
+		// A segment loaded from its index files: read its first batch's
+		// timestamp once, as Kafka's LogSegment.timeWaitedForRoll does.
+		var hdr [record.HeaderSize]byte
+		if err := readFull(s.file, hdr[:], 0); err == nil {
+			h := record.ReadHeader(hdr[:])
+			s.firstTs = h.MaxTimestamp
+		}
+		s.firstTsKnown = true
 	}
 	since := s.created.UnixMilli()
 	if s.firstTs >= 0 {

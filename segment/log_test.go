@@ -327,6 +327,36 @@ func TestRollBySizeAndAge(t *testing.T) {
 	})
 }
 
+func TestRollByAgeAfterReopen(t *testing.T) {
+	clk := newClock(t0)
+	ev := &events{}
+	opts := testOptions(vfs.NewCrashFS(nil), clk)
+	opts.SegmentAge = time.Hour
+	opts.OnEvent = ev.add
+	l := mustOpen(t, "/p", opts)
+	mustAppend(t, l, valueBatch(t, t0, 10, 1))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Reopened 59 minutes later, the segment's age still counts from its
+	// first batch's timestamp, not from the reopen.
+	clk.Advance(59 * time.Minute)
+	l = mustOpen(t, "/p", opts)
+	defer l.Close()
+	mustAppend(t, l, valueBatch(t, clk.Now().UnixMilli(), 10, 1))
+	clk.Advance(2 * time.Minute)
+	mustAppend(t, l, valueBatch(t, clk.Now().UnixMilli(), 10, 1))
+	var reasons []string
+	for _, e := range ev.list() {
+		if r, ok := e.(SegmentRolled); ok {
+			reasons = append(reasons, r.Reason)
+		}
+	}
+	if len(reasons) != 1 || reasons[0] != "age" || l.Stats().Segments != 2 {
+		t.Fatalf("rolls %v, %d segments", reasons, l.Stats().Segments)
+	}
+}
+
 func TestKillKeepsAppendedData(t *testing.T) {
 	clk := newClock(t0)
 	fs := vfs.NewCrashFS(nil)

@@ -236,7 +236,9 @@ func (l *Log) recover() ([]Event, error) {
 				events = append(events, ev)
 			}
 		}
-		if inTail && i+1 < len(loaded) && loaded[i+1].s.base != s.next {
+		// Continuity from the last trusted segment on: a segment that does
+		// not start where the previous one ends holds nothing acknowledged.
+		if i >= lastTrusted && i+1 < len(loaded) && loaded[i+1].s.base != s.next {
 			next := loaded[i+1].s
 			ce := &CorruptionError{Segment: next.path, Offset: s.next, FilePos: 0,
 				Reason: fmt.Sprintf("segment base offset %d does not continue the log at %d", next.base, s.next)}
@@ -352,8 +354,6 @@ func (l *Log) loadIndexFiles(base int64, names map[string]bool) (x *OffsetIndex,
 	if x.LogSize != t.LogSize || x.LogSize != b.LogSize || x.NextOffset != t.NextOffset || x.NextOffset != b.NextOffset {
 		return nil, nil, nil, true, "index files disagree"
 	}
-	// Filters added from now on use the configured rate.
-	b.FPRate = l.opts.BloomFalsePositiveRate
 	return x, t, b, true, ""
 }
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/chronik-go/chronik/internal/vfs"
 )
 
@@ -231,4 +233,44 @@ func TestRemoteRetentionMovesStart(t *testing.T) {
 	if start := l.StartOffset(); start != 5 {
 		t.Fatalf("start %d after reopen, want 5", start)
 	}
+}
+
+// blockingArchiver never finishes an upload until its context is cancelled.
+type blockingArchiver struct {
+	*memArchiver
+	started chan struct{}
+}
+
+func (a *blockingArchiver) Archive(ctx context.Context, s SealedSegment) error {
+	select {
+	case a.started <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+func TestNoGoroutineOutlivesClose(t *testing.T) {
+	clk := newClock(t0)
+	arch := &blockingArchiver{memArchiver: newMemArchiver(), started: make(chan struct{}, 1)}
+	opts := testOptions(vfs.NewCrashFS(nil), clk)
+	opts.SegmentBytes = 1100
+	opts.Archiver = arch
+	opts.FlushInterval = time.Millisecond
+	l := mustOpen(t, "/p", opts)
+	for i := range 3 {
+		mustAppend(t, l, valueBatch(t, t0, 1000, byte(i)))
+	}
+	<-arch.started // the uploader is inside Archive
+	ctx, cancel := context.WithCancel(context.Background())
+	waitErr := make(chan error)
+	go func() { waitErr <- l.WaitDurable(ctx, 1<<40) }() // beyond the LEO
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waitErr; !errors.Is(err, ErrClosed) {
+		t.Fatalf("WaitDurable across Close: %v", err)
+	}
+	cancel()
+	goleak.VerifyNone(t)
 }

@@ -21,16 +21,19 @@ type segment struct {
 	file vfs.File
 
 	// Guarded by Log.mu while active; frozen once sealed.
-	size       int64
-	next       int64 // one past the last offset
-	maxTs      int64 // largest batch maxTimestamp, -1 when none
-	maxTsOff   int64 // base offset of the first batch with maxTs
-	firstTs    int64 // maxTimestamp of the first batch, -1 when none
-	created    time.Time
-	index      []IndexEntry
-	tindex     []TimeEntry
-	lastIdxPos int64 // position of the last index entry, -1 when none
-	bloom      *Bloom
+	size     int64
+	next     int64 // one past the last offset
+	maxTs    int64 // largest batch maxTimestamp, -1 when none
+	maxTsOff int64 // base offset of the first batch with maxTs
+	firstTs  int64 // maxTimestamp of the first batch, -1 when none
+	// firstTsKnown is false for a segment loaded from index files until
+	// firstTs is read from its first batch.
+	firstTsKnown bool
+	created      time.Time
+	index        []IndexEntry
+	tindex       []TimeEntry
+	lastIdxPos   int64 // position of the last index entry, -1 when none
+	bloom        *Bloom
 
 	// Guarded by Log.mu.
 	synced    int64 // bytes covered by a successful fsync
@@ -43,16 +46,17 @@ type segment struct {
 
 func newSegment(dir string, base int64, f vfs.File, fpRate float64, now time.Time) *segment {
 	s := &segment{
-		base:       base,
-		path:       segmentPath(dir, base, LogSuffix),
-		file:       f,
-		next:       base,
-		maxTs:      -1,
-		maxTsOff:   base,
-		firstTs:    -1,
-		created:    now,
-		lastIdxPos: -1,
-		bloom:      NewBloom(fpRate),
+		base:         base,
+		path:         segmentPath(dir, base, LogSuffix),
+		file:         f,
+		next:         base,
+		maxTs:        -1,
+		maxTsOff:     base,
+		firstTs:      -1,
+		firstTsKnown: true,
+		created:      now,
+		lastIdxPos:   -1,
+		bloom:        NewBloom(fpRate),
 	}
 	s.bloom.BaseOffset, s.bloom.NextOffset = base, base
 	return s
@@ -64,7 +68,7 @@ func newSegment(dir string, base int64, f vfs.File, fpRate float64, now time.Tim
 // keys nil with known false means the batch's keys are unknown.
 func (s *segment) track(pos int64, h *record.Header, keys [][]byte, keysKnown bool, interval int) {
 	if s.size == 0 {
-		s.firstTs = h.MaxTimestamp
+		s.firstTs, s.firstTsKnown = h.MaxTimestamp, true
 	}
 	if h.MaxTimestamp > s.maxTs {
 		s.maxTs, s.maxTsOff = h.MaxTimestamp, h.BaseOffset
@@ -106,6 +110,7 @@ func (s *segment) timeIndex() *TimeIndex {
 // first x.LogSize bytes. The caller checked they agree with each other.
 func (s *segment) loadIndexes(x *OffsetIndex, t *TimeIndex, b *Bloom) {
 	s.index, s.tindex, s.bloom = x.Entries, t.Entries, b
+	s.firstTsKnown = x.LogSize == 0
 	s.size, s.next = x.LogSize, x.NextOffset
 	s.maxTs, s.maxTsOff = t.MaxTimestamp, t.MaxTimestampOffset
 	s.lastIdxPos = -1

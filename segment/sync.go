@@ -10,7 +10,8 @@ import (
 // fsync now. One fsync serves every waiter it covers (group commit), and
 // appends continue while it runs. It returns the sticky *StorageError if a
 // write or fsync failed before offset became durable, ErrClosed if the log
-// closed first, and ctx.Err() when ctx is done.
+// closed first, and ctx.Err() when ctx is done. An offset beyond the log end
+// offset waits for the appends that reach it.
 func (l *Log) WaitDurable(ctx context.Context, offset int64) error {
 	var w *waiter
 	l.mu.Lock()

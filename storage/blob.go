@@ -63,20 +63,23 @@ type blobStore struct {
 // same stem ("a/"); such keys may list out of order or, past 1000 keys, be
 // skipped. Keys of the form "<dir>/<digits>.<ext>" are never affected.
 //
-// For S3-compatible servers that mishandle the AWS SDK's default checksums,
-// add request_checksum_calculation=when_required and
-// response_checksum_validation=when_required to the URL.
+// With s3:// OpenBlob sets response_checksum_validation=when_required
+// unless the URL sets it: S3 returns no checksum for a ranged GET, and the
+// AWS SDK would otherwise log a line to stderr for each one (and some
+// S3-compatible servers return the whole object's checksum for a range,
+// which the SDK then rejects). chronik's objects carry their own CRCs. For
+// servers that mishandle the SDK's upload checksums, add
+// request_checksum_calculation=when_required.
 func OpenBlob(ctx context.Context, rawURL string) (ObjectStore, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("storage: open bucket: unparsable URL: %w", err)
 	}
-	if u.Scheme == "file" {
-		q := u.Query()
-		if _, set := q["metadata"]; !set {
-			q.Set("metadata", "skip")
-			u.RawQuery = q.Encode()
-		}
+	switch u.Scheme {
+	case "file":
+		setDefaultParam(u, "metadata", "skip")
+	case "s3":
+		setDefaultParam(u, "response_checksum_validation", "when_required")
 	}
 	b, err := blob.DefaultURLMux().OpenBucketURL(ctx, u)
 	if err != nil {
@@ -84,6 +87,16 @@ func OpenBlob(ctx context.Context, rawURL string) (ObjectStore, error) {
 		return nil, fmt.Errorf("storage: open %s://%s: %w", u.Scheme, u.Host, err)
 	}
 	return &blobStore{bucket: b}, nil
+}
+
+// setDefaultParam sets the query parameter key of u to value unless the URL
+// already sets it.
+func setDefaultParam(u *url.URL, key, value string) {
+	q := u.Query()
+	if _, set := q[key]; !set {
+		q.Set(key, value)
+		u.RawQuery = q.Encode()
+	}
 }
 
 // Put streams r into a blob.Writer. On any failure it cancels the writer's

@@ -43,8 +43,6 @@ type section struct {
 	crc         uint32
 }
 
-func (s section) end() int64 { return s.off + s.length }
-
 // footer is the decoded last footerSize bytes of an object.
 type footer struct {
 	base, next, maxTimestamp int64

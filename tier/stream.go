@@ -30,7 +30,7 @@ type batchChecker struct {
 	pos        int64 // bytes seen
 	batchStart int64 // position of the current batch
 	hdr        [record.HeaderSize]byte
-	hdrN       int   // header bytes of the current batch seen
+	hdrN       int // header bytes of the current batch seen
 	h          record.Header
 	left       int64 // bytes of the current batch after its header still to come
 	crc        uint32

@@ -395,12 +395,16 @@ func TestCrossClients(t *testing.T) {
 	type consumer func(t testing.TB, topic string, n int) []rec
 	producers := map[string]producer{
 		"franz-go": func(t testing.TB, topic string, recs []rec) { produceKgo(t, addr, topic, recs, "zstd", -1, true) },
-		"sarama":   func(t testing.TB, topic string, recs []rec) { produceSarama(t, addr, topic, recs, "lz4", -1, sarama.DefaultVersion, true) },
+		"sarama": func(t testing.TB, topic string, recs []rec) {
+			produceSarama(t, addr, topic, recs, "lz4", -1, sarama.DefaultVersion, true)
+		},
 		"kafka-go": func(t testing.TB, topic string, recs []rec) { produceKafkaGo(t, addr, topic, recs, "snappy", 1) },
 	}
 	consumers := map[string]consumer{
 		"franz-go": func(t testing.TB, topic string, n int) []rec { return consumeKgo(t, addr, topic, n) },
-		"sarama":   func(t testing.TB, topic string, n int) []rec { return consumeSarama(t, addr, topic, n, sarama.DefaultVersion) },
+		"sarama": func(t testing.TB, topic string, n int) []rec {
+			return consumeSarama(t, addr, topic, n, sarama.DefaultVersion)
+		},
 		"kafka-go": func(t testing.TB, topic string, n int) []rec { return consumeKafkaGo(t, addr, topic, n) },
 	}
 	for _, pair := range [][2]string{

@@ -63,7 +63,6 @@ func testConfig(t testing.TB, dir string) config {
 	cfg.Listen = "127.0.0.1:0"
 	cfg.HTTP = "127.0.0.1:0"
 	cfg.DataDir = dir
-	cfg.Storage = "none"
 	if err := cfg.finish(); err != nil {
 		t.Fatal(err)
 	}

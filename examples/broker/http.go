@@ -138,8 +138,10 @@ func (b *broker) lookupKey(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
+	// Compact and without HTML escaping: a JSON value reads as the
+	// producer sent it, apart from insignificant white space.
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	if err := enc.Encode(resp); err != nil {
 		b.logger.Debug("key lookup: write response", "err", err)
 	}

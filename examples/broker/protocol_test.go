@@ -122,7 +122,7 @@ func TestApiVersionsKIP511Fallback(t *testing.T) {
 }
 
 func TestApiVersionsWithoutIdempotence(t *testing.T) {
-	b := newBroker(t, func(c *config) { c.Handler.EnableIdempotence = false })
+	b := newBroker(t, func(c *config) { c.Handler.EnableIdempotence, c.Handler.EnableTransactions = false, false })
 	rc := dialRaw(t, b.addrs.Kafka)
 	resp := rc.roundTrip(kmsg.NewPtrApiVersionsRequest(), 3).(*kmsg.ApiVersionsResponse)
 	got := apiMap(resp.ApiKeys)
@@ -684,6 +684,39 @@ func TestFetchLimitsAndVersions(t *testing.T) {
 	req.IsolationLevel = wire.ReadCommitted
 	if p := rc.fetch(req).Topics[0].Partitions[0]; p.AbortedTransactions == nil || len(p.Records) == 0 {
 		t.Fatalf("read_committed: %+v", p)
+	}
+}
+
+func TestFindCoordinator(t *testing.T) {
+	b := newBroker(t, nil)
+	rc := dialRaw(t, b.addrs.Kafka)
+	for v := int16(0); v <= 4; v++ {
+		for _, typ := range []int8{0, 1, 7} {
+			if v == 0 && typ != 0 {
+				continue // v0 knows only groups
+			}
+			want := errcode.CoordinatorNotAvailable
+			if typ == 7 {
+				want = errcode.InvalidRequest
+			}
+			req := kmsg.NewPtrFindCoordinatorRequest()
+			req.CoordinatorType, req.CoordinatorKey, req.CoordinatorKeys = typ, "g", []string{"g1", "g2"}
+			resp := rc.roundTrip(req, v).(*kmsg.FindCoordinatorResponse)
+			if v < 4 {
+				if errcode.Code(resp.ErrorCode) != want || resp.NodeID != -1 {
+					t.Errorf("v%d type %d: %s node %d, want %s and no node", v, typ, errcode.Code(resp.ErrorCode), resp.NodeID, want)
+				}
+				continue
+			}
+			if len(resp.Coordinators) != 2 {
+				t.Fatalf("v4: %d coordinators for 2 keys", len(resp.Coordinators))
+			}
+			for _, c := range resp.Coordinators {
+				if errcode.Code(c.ErrorCode) != want || c.NodeID != -1 || c.ErrorMessage == nil {
+					t.Errorf("v4 type %d key %s: %+v", typ, c.Key, c)
+				}
+			}
+		}
 	}
 }
 

@@ -10,7 +10,7 @@
 
 const { Kafka, CompressionTypes, CompressionCodecs, logLevel } = require('kafkajs')
 const SnappyCodec = require('kafkajs-snappy')
-const LZ4Codec = require('kafkajs-lz4').default
+const LZ4Codec = require('kafkajs-lz4')
 const ZstdCodec = require('@kafkajs/zstd')
 
 CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec

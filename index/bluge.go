@@ -1,0 +1,921 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/blugelabs/bluge"
+	blugeindex "github.com/blugelabs/bluge/index"
+	"github.com/blugelabs/bluge/index/mergeplan"
+	"github.com/blugelabs/bluge/search"
+	"github.com/blugelabs/bluge/search/aggregations"
+	"github.com/blugelabs/bluge/search/collector"
+	"github.com/blugelabs/bluge/search/similarity"
+	segment "github.com/blugelabs/bluge_segment_api"
+)
+
+// BlugeOptions configures a Bluge index. The zero value means the
+// defaults; Validate reports out-of-range values.
+type BlugeOptions struct {
+	// PersistDelay is how long the persister waits to gather freshly
+	// indexed segments (searchable at once, in memory) into one durable
+	// segment file. Longer means fewer, larger files and less merging;
+	// data not yet persisted is re-indexed from the log after a crash.
+	// Default 1 s; at most 1 minute.
+	PersistDelay time.Duration
+
+	// AnalysisWorkers is the number of goroutines, shared by all
+	// partitions, that map and analyse records. Default GOMAXPROCS.
+	AnalysisWorkers int
+
+	// SegmentsPerTier is how many segments of similar size the merger
+	// lets accumulate before merging them (bluge's MaxSegmentsPerTier).
+	// Default 10.
+	SegmentsPerTier int
+
+	// Logger receives asynchronous persistence errors. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *BlugeOptions) withDefaults() BlugeOptions {
+	c := *o
+	if c.PersistDelay == 0 {
+		c.PersistDelay = time.Second
+	}
+	if c.AnalysisWorkers == 0 {
+		c.AnalysisWorkers = runtime.GOMAXPROCS(0)
+	}
+	if c.SegmentsPerTier == 0 {
+		c.SegmentsPerTier = 10
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first option out of range.
+func (o *BlugeOptions) Validate() error {
+	var errs []error
+	if o.PersistDelay < 0 || o.PersistDelay > time.Minute {
+		errs = append(errs, fmt.Errorf("PersistDelay %v must be between 0 and 1m", o.PersistDelay))
+	}
+	if o.AnalysisWorkers < 0 || o.AnalysisWorkers > 1024 {
+		errs = append(errs, fmt.Errorf("AnalysisWorkers %d must be between 0 and 1024", o.AnalysisWorkers))
+	}
+	if o.SegmentsPerTier < 0 || (o.SegmentsPerTier > 0 && o.SegmentsPerTier < 2) || o.SegmentsPerTier > 100 {
+		errs = append(errs, fmt.Errorf("SegmentsPerTier %d must be between 2 and 100", o.SegmentsPerTier))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("index: invalid bluge options: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// StorageError is a failed index file operation.
+type StorageError struct {
+	Op   string // "open", "index", "persist", "delete", ...
+	Path string // the partition index directory
+	Err  error
+}
+
+func (e *StorageError) Error() string { return fmt.Sprintf("index: %s %s: %v", e.Op, e.Path, e.Err) }
+
+// Unwrap returns the cause.
+func (e *StorageError) Unwrap() error { return e.Err }
+
+// Bluge is the durable Indexer: one bluge index per topic-partition under
+// a root directory (layout in docs/format.md), each holding the
+// partition's documents and its checkpoint document. Indexed documents
+// are searchable as soon as Index returns; a persister goroutine per
+// partition writes them to disk within PersistDelay, always as a
+// consistent snapshot of documents plus checkpoint.
+//
+// Goroutines: AnalysisWorkers analysis workers (owned by Bluge), and per
+// open partition bluge's introducer, persister and merger (owned by the
+// partition's writer). All end in Close.
+type Bluge struct {
+	root string
+	opts BlugeOptions
+	work chan func() // analysis tasks from every partition writer
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu     sync.Mutex // guards parts and closed; never held while a writer works
+	parts  map[topicPart]*bpart
+	closed bool
+}
+
+type topicPart struct {
+	topic     string
+	partition int32
+}
+
+// bpart is one open partition index.
+type bpart struct {
+	id  int32
+	dir string
+
+	indexMu sync.Mutex // serialises Index batches of the partition
+
+	stateMu sync.RWMutex // guards w and closed (readers take snapshots under RLock)
+	w       *blugeindex.Writer
+	closed  bool
+
+	checkpoint atomic.Int64
+	asyncErr   atomic.Pointer[error] // last persister error
+}
+
+var _ Indexer = (*Bluge)(nil)
+
+// OpenBluge opens (creating if needed) the index rooted at dir.
+func OpenBluge(dir string, opts BlugeOptions) (*Bluge, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	topics := filepath.Join(dir, "topics")
+	if err := os.MkdirAll(topics, 0o755); err != nil {
+		return nil, &StorageError{"open", dir, err}
+	}
+	if err := removeDeleted(topics); err != nil {
+		return nil, &StorageError{"open", dir, err}
+	}
+	x := &Bluge{root: dir, opts: o, work: make(chan func()), stop: make(chan struct{}), parts: make(map[topicPart]*bpart)}
+	for range o.AnalysisWorkers {
+		x.wg.Add(1)
+		go x.analysisWorker()
+	}
+	return x, nil
+}
+
+func (x *Bluge) analysisWorker() {
+	defer x.wg.Done()
+	for {
+		select {
+		case <-x.stop:
+			return
+		case f := <-x.work:
+			f()
+		}
+	}
+}
+
+// deletedSuffix marks a topic directory being removed.
+const deletedSuffix = ".deleted"
+
+func removeDeleted(topics string) error {
+	ents, err := os.ReadDir(topics)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if filepath.Ext(e.Name()) == deletedSuffix {
+			if err := os.RemoveAll(filepath.Join(topics, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// validTopicName accepts Kafka's legal topic names, which are also safe
+// directory names.
+func validTopicName(t string) bool {
+	if t == "" || len(t) > 249 || t == "." || t == ".." {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (x *Bluge) topicDir(topic string) string { return filepath.Join(x.root, "topics", topic) }
+
+func (x *Bluge) partDir(topic string, p int32) string {
+	return filepath.Join(x.topicDir(topic), strconv.Itoa(int(p)))
+}
+
+// partition returns the open partition index, opening it when its
+// directory exists or create is set; nil when it does not exist.
+func (x *Bluge) partition(topic string, id int32, create bool) (*bpart, error) {
+	key := topicPart{topic, id}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return nil, fmt.Errorf("index: bluge: %w", ErrClosed)
+	}
+	if p := x.parts[key]; p != nil {
+		return p, nil
+	}
+	if !validTopicName(topic) {
+		if create {
+			return nil, &BatchError{Topic: topic, Partition: id, Offset: -1, Reason: "not a valid topic name"}
+		}
+		return nil, nil
+	}
+	dir := x.partDir(topic, id)
+	if !create {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	p, err := x.openPart(dir, id)
+	if err != nil {
+		return nil, err
+	}
+	x.parts[key] = p
+	return p, nil
+}
+
+// allDocsField is the virtual field match_all reads (as bluge sets it up).
+var allDocsField = func() *bluge.TermField {
+	f := bluge.NewKeywordField("", "")
+	f.Analyze(0)
+	return f
+}()
+
+var bm25 = similarity.NewBM25Similarity()
+
+func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, &StorageError{"open", dir, err}
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return nil, &StorageError{"open", dir, err}
+	}
+	p := &bpart{id: id, dir: dir}
+	cfg := blugeindex.DefaultConfigWithDirectory(func() blugeindex.Directory {
+		return &syncedDirectory{FileSystemDirectory: blugeindex.NewFileSystemDirectory(dir), path: dir}
+	})
+	cfg = cfg.WithUnsafeBatches().
+		WithVirtualField(allDocsField).
+		WithNormCalc(func(_ string, n int) float32 { return bm25.ComputeNorm(n) }).
+		WithPersisterNapTimeMSec(int(x.opts.PersistDelay / time.Millisecond))
+	cfg.NumAnalysisWorkers = 0
+	cfg.AnalysisChan = x.work
+	cfg.MergePlanOptions = mergeplan.DefaultMergePlanOptions
+	cfg.MergePlanOptions.MaxSegmentsPerTier = x.opts.SegmentsPerTier
+	cfg.MergePlanOptions.SegmentsPerMergeTask = x.opts.SegmentsPerTier
+	logger := x.opts.Logger
+	cfg.AsyncError = func(err error) {
+		p.asyncErr.Store(&err)
+		logger.Error("search index persistence failed", "dir", dir, "err", err)
+	}
+	w, err := blugeindex.OpenWriter(cfg)
+	if err != nil {
+		return nil, &StorageError{"open", dir, err}
+	}
+	p.w = w
+	rec, ok, err := readCheckpoint(w, dir)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	if ok {
+		if rec.partition != id {
+			w.Close()
+			return nil, &CheckpointError{dir, fmt.Sprintf("record is for partition %d", rec.partition)}
+		}
+		p.checkpoint.Store(rec.next)
+	}
+	return p, nil
+}
+
+// readCheckpoint finds the checkpoint document of a partition index.
+func readCheckpoint(w *blugeindex.Writer, dir string) (checkpointRecord, bool, error) {
+	snap, err := w.Reader()
+	if err != nil || snap == nil {
+		return checkpointRecord{}, false, &StorageError{"open", dir, fmt.Errorf("no index snapshot: %v", err)}
+	}
+	defer snap.Close()
+	it, err := snap.PostingsIterator([]byte(checkpointID), "_id", false, false, false)
+	if err != nil {
+		return checkpointRecord{}, false, &StorageError{"open", dir, err}
+	}
+	post, err := it.Next()
+	if err != nil {
+		return checkpointRecord{}, false, &StorageError{"open", dir, err}
+	}
+	if post == nil {
+		return checkpointRecord{}, false, nil
+	}
+	var raw []byte
+	err = snap.VisitStoredFields(post.Number(), func(field string, value []byte) bool {
+		if field == fieldCheckpoint {
+			raw = append([]byte(nil), value...)
+			return false
+		}
+		return true
+	})
+	if err != nil {
+		return checkpointRecord{}, false, &StorageError{"open", dir, err}
+	}
+	rec, err := decodeCheckpoint(raw, dir)
+	if err != nil {
+		return checkpointRecord{}, false, err
+	}
+	return rec, true, nil
+}
+
+// syncedDirectory is bluge's file directory plus a directory fsync after
+// every snapshot file, so that the names of the new segment and snapshot
+// files survive a power failure too (bluge fsyncs only file contents).
+type syncedDirectory struct {
+	*blugeindex.FileSystemDirectory
+	path string
+}
+
+func (d *syncedDirectory) Persist(kind string, id uint64, w blugeindex.WriterTo, closeCh chan struct{}) error {
+	if err := d.FileSystemDirectory.Persist(kind, id, w, closeCh); err != nil {
+		return err
+	}
+	if kind == blugeindex.ItemKindSnapshot {
+		return syncDir(d.path)
+	}
+	return nil
+}
+
+func syncDir(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// snapshot returns the partition's current snapshot (nil once closed);
+// the caller closes it.
+func (p *bpart) snapshot() *blugeindex.Snapshot {
+	p.stateMu.RLock()
+	defer p.stateMu.RUnlock()
+	if p.closed {
+		return nil
+	}
+	s, _ := p.w.Reader()
+	return s
+}
+
+// Index implements Indexer.
+func (x *Bluge) Index(ctx context.Context, b *Batch) error {
+	if err := checkBatch(b); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, err := x.partition(b.Topic, b.Partition, true)
+	if err != nil {
+		return err
+	}
+	p.indexMu.Lock()
+	defer p.indexMu.Unlock()
+	cp := p.checkpoint.Load()
+	docs := b.Docs
+	for len(docs) > 0 && docs[0].Offset < cp {
+		docs = docs[1:]
+	}
+	if b.Next <= cp {
+		return nil // everything already indexed
+	}
+	batch := blugeindex.NewBatch()
+	bdocs := make([]*bdoc, len(docs))
+	for i := range docs {
+		bdocs[i] = newBdoc(&docs[i], b.Fields)
+		batch.Insert(bdocs[i])
+	}
+	batch.Update(checkpointTerm{}, newCheckpointDoc(checkpointRecord{next: b.Next, partition: b.Partition, written: time.Now().UnixMilli()}))
+	p.stateMu.RLock()
+	if p.closed {
+		p.stateMu.RUnlock()
+		return fmt.Errorf("index: bluge: %w", ErrClosed)
+	}
+	err = p.w.Batch(batch)
+	p.stateMu.RUnlock()
+	for _, d := range bdocs {
+		d.release()
+	}
+	if err != nil {
+		return &StorageError{"index", p.dir, err}
+	}
+	p.checkpoint.Store(b.Next)
+	return nil
+}
+
+// Checkpoint implements Indexer.
+func (x *Bluge) Checkpoint(topic string, partition int32) (int64, error) {
+	p, err := x.partition(topic, partition, false)
+	if err != nil || p == nil {
+		return 0, err
+	}
+	return p.checkpoint.Load(), nil
+}
+
+// topicPartitions opens and returns the topic's partition indexes that
+// exist, in partition order.
+func (x *Bluge) topicPartitions(topic string) ([]*bpart, error) {
+	if !validTopicName(topic) {
+		return nil, nil
+	}
+	ents, err := os.ReadDir(x.topicDir(topic))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &StorageError{"list", x.topicDir(topic), err}
+	}
+	var out []*bpart
+	for _, e := range ents {
+		n, err := strconv.ParseInt(e.Name(), 10, 32)
+		if err != nil || !e.IsDir() || n < 0 {
+			continue
+		}
+		p, err := x.partition(topic, int32(n), false)
+		if err != nil {
+			return nil, err
+		}
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out, nil
+}
+
+// Stats implements Indexer.
+func (x *Bluge) Stats(topic string) (TopicStats, error) {
+	if err := x.checkOpen(); err != nil {
+		return TopicStats{}, err
+	}
+	parts, err := x.topicPartitions(topic)
+	if err != nil {
+		return TopicStats{}, err
+	}
+	st := TopicStats{Partitions: make(map[int32]PartitionStats, len(parts))}
+	for _, p := range parts {
+		snap := p.snapshot()
+		if snap == nil {
+			continue
+		}
+		n, err := liveDocs(snap)
+		snap.Close()
+		if err != nil {
+			return TopicStats{}, &StorageError{"stats", p.dir, err}
+		}
+		st.Partitions[p.id] = PartitionStats{Docs: n, Checkpoint: p.checkpoint.Load()}
+		st.Docs += n
+	}
+	return st, nil
+}
+
+// liveDocs counts a snapshot's record documents (not the checkpoint).
+func liveDocs(snap *blugeindex.Snapshot) (int64, error) {
+	n, err := snap.Count()
+	if err != nil {
+		return 0, err
+	}
+	it, err := snap.PostingsIterator([]byte(checkpointID), "_id", false, false, false)
+	if err != nil {
+		return 0, err
+	}
+	if post, err := it.Next(); err != nil {
+		return 0, err
+	} else if post != nil && n > 0 {
+		n--
+	}
+	return int64(n), nil
+}
+
+func (x *Bluge) checkOpen() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.closed {
+		return fmt.Errorf("index: bluge: %w", ErrClosed)
+	}
+	return nil
+}
+
+// Topics implements Indexer.
+func (x *Bluge) Topics() ([]string, error) {
+	if err := x.checkOpen(); err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(filepath.Join(x.root, "topics"))
+	if err != nil {
+		return nil, &StorageError{"list", x.root, err}
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && validTopicName(e.Name()) && filepath.Ext(e.Name()) != deletedSuffix {
+			out = append(out, e.Name())
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// DeleteTopic implements Indexer. The topic directory is renamed away
+// (and the rename made durable) before it is removed, so a crash leaves
+// either the whole index or none of it.
+func (x *Bluge) DeleteTopic(ctx context.Context, topic string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return fmt.Errorf("index: bluge: %w", ErrClosed)
+	}
+	var open []*bpart
+	for k, p := range x.parts {
+		if k.topic == topic {
+			open = append(open, p)
+			delete(x.parts, k)
+		}
+	}
+	x.mu.Unlock()
+	var errs []error
+	for _, p := range open {
+		if err := p.close(false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !validTopicName(topic) {
+		return errors.Join(errs...)
+	}
+	dir := x.topicDir(topic)
+	gone := dir + "." + strconv.FormatInt(time.Now().UnixNano(), 36) + deletedSuffix
+	if err := os.Rename(dir, gone); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return errors.Join(errs...)
+		}
+		return &StorageError{"delete", dir, err}
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		errs = append(errs, &StorageError{"delete", dir, err})
+	}
+	if err := os.RemoveAll(gone); err != nil {
+		errs = append(errs, &StorageError{"delete", gone, err})
+	}
+	return errors.Join(errs...)
+}
+
+// close closes the partition's writer; with flush it first waits until
+// everything indexed is persisted.
+func (p *bpart) close(flush bool) error {
+	p.indexMu.Lock()
+	defer p.indexMu.Unlock()
+	var errs []error
+	if flush {
+		if err := p.flush(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	if p.closed {
+		return errors.Join(errs...)
+	}
+	p.closed = true
+	if err := p.w.Close(); err != nil {
+		errs = append(errs, &StorageError{"close", p.dir, err})
+	}
+	return errors.Join(errs...)
+}
+
+// flush waits until every batch indexed so far is persisted: an empty
+// batch makes a new snapshot, and its persisted callback fires once that
+// snapshot (holding everything before it) is on disk.
+func (p *bpart) flush() error {
+	p.stateMu.RLock()
+	if p.closed {
+		p.stateMu.RUnlock()
+		return nil
+	}
+	done := make(chan error, 1)
+	b := blugeindex.NewBatch()
+	b.SetPersistedCallback(func(err error) { done <- err })
+	err := p.w.Batch(b)
+	p.stateMu.RUnlock()
+	if err != nil {
+		return &StorageError{"persist", p.dir, err}
+	}
+	if err := <-done; err != nil {
+		return &StorageError{"persist", p.dir, err}
+	}
+	return nil
+}
+
+// Flush makes everything indexed so far durable, waiting for the
+// persisters.
+func (x *Bluge) Flush() error {
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return fmt.Errorf("index: bluge: %w", ErrClosed)
+	}
+	parts := make([]*bpart, 0, len(x.parts))
+	for _, p := range x.parts {
+		parts = append(parts, p)
+	}
+	x.mu.Unlock()
+	var errs []error
+	for _, p := range parts {
+		p.indexMu.Lock()
+		err := p.flush()
+		p.indexMu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close implements Indexer: it persists every partition, closes the
+// writers and stops the analysis workers.
+func (x *Bluge) Close() error {
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return nil
+	}
+	x.closed = true
+	parts := x.parts
+	x.parts = nil
+	x.mu.Unlock()
+	var errs []error
+	for _, p := range parts {
+		if err := p.close(true); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	close(x.stop)
+	x.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// partHits is what one partition's search found.
+type partHits struct {
+	part     int32
+	total    int64
+	maxScore float64
+	hits     []partHit
+}
+
+type partHit struct {
+	offset int64
+	score  float64
+	keys   [][]byte
+	rank   int
+}
+
+var searchAggs = func() search.Aggregations {
+	a := make(search.Aggregations)
+	a.Add("count", aggregations.CountMatches())
+	a.Add("max_score", aggregations.MaxStartingAt(search.DocumentScore(), 0))
+	return a
+}
+
+var searchOptions = search.SearcherOptions{
+	SimilarityForField: func(string) search.Similarity { return bm25 },
+	DefaultSearchField: "_all",
+}
+
+// Search implements Indexer. Each partition is searched for its top
+// From+Size hits (in parallel, up to GOMAXPROCS at once), and the lists
+// are merged.
+func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result, error) {
+	if err := checkRequest(req); err != nil {
+		return nil, err
+	}
+	if err := x.checkOpen(); err != nil {
+		return nil, err
+	}
+	r := &resolver{now: time.Now()}
+	root, err := r.resolve(req.Query)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := x.topicPartitions(topic)
+	if err != nil {
+		return nil, err
+	}
+	type job struct {
+		p    *bpart
+		snap *blugeindex.Snapshot
+		q    bluge.Query
+	}
+	jobs := make([]job, 0, len(parts))
+	defer func() {
+		for _, j := range jobs {
+			j.snap.Close()
+		}
+	}()
+	for _, p := range parts {
+		snap := p.snapshot()
+		if snap == nil {
+			continue
+		}
+		jobs = append(jobs, job{p: p, snap: snap})
+		fields, err := snap.Fields()
+		if err != nil {
+			return nil, &StorageError{"search", p.dir, err}
+		}
+		sp, err := r.specialize(root, p.id, anyFieldNames(fields))
+		if err != nil {
+			return nil, err
+		}
+		if sp.op == opNone {
+			jobs[len(jobs)-1].q = nil
+			continue
+		}
+		top := bluge.NewBooleanQuery().AddMust(blugeQuery(sp)).AddMustNot(bluge.NewTermQuery(checkpointID).SetField("_id"))
+		if min := req.MinOffsets[p.id]; min > 0 {
+			top.AddMust(bluge.NewBooleanQuery().AddMust(&numericRangeQuery{field: fieldOffset, lo: min, hi: 1<<63 - 1, boost: 1}).SetBoost(0))
+		}
+		jobs[len(jobs)-1].q = top
+	}
+	results := make([]partHits, len(jobs))
+	errs := make([]error, len(jobs))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		if j.q == nil {
+			results[i] = partHits{part: j.p.id}
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			results[i], errs[i] = searchPartition(ctx, j.snap, j.p, j.q, req)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return mergePartHits(results, req), nil
+}
+
+func searchPartition(ctx context.Context, snap *blugeindex.Snapshot, p *bpart, q bluge.Query, req *Request) (partHits, error) {
+	out := partHits{part: p.id}
+	s, err := q.Searcher(snap, searchOptions)
+	if err != nil {
+		return out, queryFailure(err)
+	}
+	order := blugeSortOrder(req.Sort, p.id)
+	n := req.From + req.Size
+	it, err := collector.NewTopNCollector(n, 0, order).Collect(ctx, searchAggs(), s)
+	if err != nil {
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		return out, &StorageError{"search", p.dir, err}
+	}
+	aggs := it.Aggregations()
+	out.total = int64(aggs.Count())
+	if out.total > 0 {
+		out.maxScore = aggs.Metric("max_score")
+	}
+	dvr, err := snap.DocumentValueReader([]string{fieldOffset})
+	if err != nil {
+		return out, &StorageError{"search", p.dir, err}
+	}
+	for rank := 0; ; rank++ {
+		dm, err := it.Next()
+		if err != nil {
+			return out, &StorageError{"search", p.dir, err}
+		}
+		if dm == nil {
+			break
+		}
+		h := partHit{offset: -1, score: dm.Score, rank: rank}
+		err = dvr.VisitDocumentValues(dm.Number, func(field string, term []byte) {
+			if len(term) > 0 && term[0] == 0x20 {
+				if v, err := decodeShift0(term); err == nil {
+					h.offset = v
+				}
+			}
+		})
+		if err != nil {
+			return out, &StorageError{"search", p.dir, err}
+		}
+		if len(req.Sort) > 0 {
+			h.keys = make([][]byte, len(req.Sort))
+			for i, sf := range req.Sort {
+				h.keys[i] = sortValueForHit(sf.Field, append([]byte(nil), dm.SortValue[i]...), dm.Score)
+			}
+		}
+		out.hits = append(out.hits, h)
+	}
+	return out, nil
+}
+
+// queryFailure turns a bluge error while building searchers (an invalid
+// wildcard, too many clauses) into a *QueryError.
+func queryFailure(err error) error {
+	return illegalArgument("%v", err)
+}
+
+func decodeShift0(term []byte) (int64, error) {
+	var v int64
+	for _, c := range term[1:] {
+		v = v<<7 | int64(c)
+	}
+	return int64(uint64(v) ^ (1 << 63)), nil
+}
+
+// mergePartHits merges per-partition top lists into the requested page.
+func mergePartHits(parts []partHits, req *Request) *Result {
+	res := &Result{}
+	type ref struct {
+		part int32
+		h    *partHit
+	}
+	var all []ref
+	for i := range parts {
+		ph := &parts[i]
+		res.Total += ph.total
+		if ph.total > 0 {
+			res.MaxScore = maxFloat(res.MaxScore, ph.maxScore)
+		}
+		for j := range ph.hits {
+			all = append(all, ref{ph.part, &ph.hits[j]})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if len(req.Sort) == 0 {
+			if a.h.score != b.h.score {
+				return a.h.score > b.h.score
+			}
+		}
+		for k, s := range req.Sort {
+			if c := compareBlugeKeys(a.h.keys[k], b.h.keys[k], s.Desc); c != 0 {
+				return c < 0
+			}
+		}
+		if a.part != b.part {
+			return a.part < b.part
+		}
+		return a.h.rank < b.h.rank
+	})
+	for i := req.From; i < len(all) && i < req.From+req.Size; i++ {
+		a := all[i]
+		h := Hit{Partition: a.part, Offset: a.h.offset, Score: a.h.score}
+		if len(req.Sort) > 0 {
+			h.Sort = make([]any, len(req.Sort))
+			for k, s := range req.Sort {
+				h.Sort[k] = decodeSortKey(s.Field, a.h.keys[k])
+			}
+		}
+		res.Hits = append(res.Hits, h)
+	}
+	return res
+}
+
+// compareBlugeKeys orders bluge sort values, whose missing values are
+// already the sentinels that sort last.
+func compareBlugeKeys(a, b []byte, desc bool) int {
+	c := compareBytes(a, b)
+	if desc {
+		c = -c
+	}
+	return c
+}
+
+func compareBytes(a, b []byte) int {
+	switch {
+	case string(a) < string(b):
+		return -1
+	case string(a) > string(b):
+		return 1
+	}
+	return 0
+}
+
+// segment.Term check: the checkpoint term satisfies bluge's interface.
+var _ segment.Term = checkpointTerm{}

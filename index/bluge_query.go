@@ -1,0 +1,256 @@
+package index
+
+import (
+	"bytes"
+	"math"
+
+	"github.com/blugelabs/bluge"
+	"github.com/blugelabs/bluge/numeric"
+	"github.com/blugelabs/bluge/search"
+	"github.com/blugelabs/bluge/search/searcher"
+	"github.com/blugelabs/bluge/search/similarity"
+)
+
+// blugeQuery translates a specialised plan into a bluge query.
+func blugeQuery(p *plan) bluge.Query {
+	switch p.op {
+	case opAll:
+		return bluge.NewMatchAllQuery().SetBoost(p.boost)
+	case opNone, opPartition, opAnyField:
+		// Partition and any-field plans are specialised away before
+		// translation.
+		return bluge.NewMatchNoneQuery()
+	case opTerm:
+		return bluge.NewTermQuery(p.term).SetField(p.field).SetBoost(p.boost)
+	case opPhrase:
+		terms := make([][]string, len(p.phrase))
+		for i, t := range p.phrase {
+			terms[i] = []string{t}
+		}
+		return bluge.NewMultiPhraseQuery(terms).SetField(p.field).SetSlop(p.slop).SetBoost(p.boost)
+	case opRange:
+		return &numericRangeQuery{field: p.field, lo: p.lo, hi: p.hi, boost: p.boost}
+	case opTermRange:
+		return termRangeQuery(p)
+	case opPrefix:
+		return bluge.NewPrefixQuery(p.term).SetField(p.field).SetBoost(p.boost)
+	case opWildcard:
+		return bluge.NewWildcardQuery(p.term).SetField(p.field).SetBoost(p.boost)
+	case opBool:
+		b := bluge.NewBooleanQuery()
+		for _, c := range p.must {
+			b.AddMust(blugeQuery(c))
+		}
+		for _, c := range p.filter {
+			// A filter must match but adds nothing to the score.
+			b.AddMust(bluge.NewBooleanQuery().AddMust(blugeQuery(c)).SetBoost(0))
+		}
+		for _, c := range p.should {
+			b.AddShould(blugeQuery(c))
+		}
+		for _, c := range p.mustNot {
+			b.AddMustNot(blugeQuery(c))
+		}
+		if len(p.should) > 0 {
+			b.SetMinShould(p.minShould)
+		}
+		return b.SetBoost(p.boost)
+	}
+	return bluge.NewMatchNoneQuery()
+}
+
+func termRangeQuery(p *plan) bluge.Query {
+	if p.hasHi && p.thi == "" {
+		// Nothing sorts below the empty term.
+		if p.hiIncl && (!p.hasLo || (p.tlo == "" && p.loIncl)) {
+			return bluge.NewTermQuery("").SetField(p.field).SetBoost(p.boost)
+		}
+		return bluge.NewMatchNoneQuery()
+	}
+	lo, loIncl := p.tlo, p.loIncl
+	if !p.hasLo {
+		lo, loIncl = "", true
+	}
+	hi, hiIncl := p.thi, p.hiIncl
+	if !p.hasHi {
+		hi, hiIncl = "", false
+	}
+	// Empty bounds are open ends for bluge's term range searcher (its
+	// Validate would refuse two; the searcher itself reads every term).
+	return bluge.NewTermRangeInclusiveQuery(lo, hi, loIncl, hiIncl).SetField(p.field).SetBoost(p.boost)
+}
+
+// numericRangeQuery matches indexed integers in [lo, hi]. It splits the
+// range into the fewest prefix terms of the index's precision step
+// (Lucene's NumericUtils.splitRange) and reads only the terms the
+// dictionary holds, instead of probing every candidate as bluge's
+// step-4 range searcher does.
+type numericRangeQuery struct {
+	field  string
+	lo, hi int64
+	boost  float64
+}
+
+func (q *numericRangeQuery) Searcher(i search.Reader, options search.SearcherOptions) (search.Searcher, error) {
+	var terms [][]byte
+	var err error
+	splitRange(q.lo, q.hi, numericStep, func(shift uint, lo, hi int64) {
+		if err != nil {
+			return
+		}
+		start := numeric.MustNewPrefixCodedInt64(lo, shift)
+		end := append(numeric.MustNewPrefixCodedInt64(hi, shift), 0)
+		it, ierr := i.DictionaryIterator(q.field, nil, start, end)
+		if ierr != nil {
+			err = ierr
+			return
+		}
+		for {
+			e, nerr := it.Next()
+			if nerr != nil {
+				err = nerr
+				break
+			}
+			if e == nil {
+				break
+			}
+			terms = append(terms, []byte(e.Term()))
+		}
+		if cerr := it.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	boost := q.boost
+	return searcher.NewMultiTermSearcherBytes(i, terms, q.field, boost, similarity.ConstantScorer(boost),
+		similarity.NewCompositeSumScorer(), options, false)
+}
+
+// splitRange calls emit with prefix ranges that together cover [lo, hi]
+// exactly once: each (shift, a, b) stands for the prefix terms of a..b at
+// that shift. It is Lucene's NumericUtils.splitRange for 64-bit values.
+func splitRange(lo, hi int64, step uint, emit func(shift uint, lo, hi int64)) {
+	if lo > hi {
+		return
+	}
+	for shift := uint(0); ; shift += step {
+		diff := int64(1) << (shift + step)
+		mask := int64((uint64(1)<<step)-1) << shift
+		hasLower := lo&mask != 0
+		hasUpper := hi&mask != mask
+		nextLo := lo &^ mask
+		if hasLower {
+			nextLo = (lo + diff) &^ mask
+		}
+		nextHi := hi &^ mask
+		if hasUpper {
+			nextHi = (hi - diff) &^ mask
+		}
+		if shift+step >= 64 || nextLo > nextHi || nextLo < lo || nextHi > hi {
+			emit(shift, lo, hi)
+			return
+		}
+		if hasLower {
+			emit(shift, lo, lo|mask)
+		}
+		if hasUpper {
+			emit(shift, hi&^mask, hi)
+		}
+		lo, hi = nextLo, nextHi
+	}
+}
+
+// keySource computes a document's sort key from its doc values (see
+// sortkey.go): the smallest value ascending, the largest descending.
+type keySource struct {
+	kind   sortKind
+	fields []string // internal fields; "" is a placeholder
+	desc   bool
+}
+
+func (s *keySource) Fields() []string {
+	var out []string
+	for _, f := range s.fields {
+		if f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (s *keySource) Value(dm *search.DocumentMatch) []byte {
+	for i, f := range s.fields {
+		if f == "" {
+			continue
+		}
+		var best []byte
+		for _, v := range dm.DocValues(f) {
+			var k []byte
+			if s.kind == sortKeyword {
+				k = keywordKey(v)
+			} else {
+				if len(v) == 0 || v[0] != numeric.ShiftStartInt64 {
+					continue // a coarser prefix term
+				}
+				n, err := numeric.PrefixCoded(v).Int64()
+				if err != nil {
+					continue
+				}
+				k = typedKey(byte(tagNumber+i), n)
+			}
+			if c := bytes.Compare(k, best); best == nil || (!s.desc && c < 0) || (s.desc && c > 0) {
+				best = k
+			}
+		}
+		if best != nil {
+			return best
+		}
+	}
+	return nil
+}
+
+// blugeSortOrder builds the sort order of a request for one partition.
+func blugeSortOrder(order []SortField, partition int32) search.SortOrder {
+	if len(order) == 0 {
+		return search.SortOrder{search.SortBy(search.DocumentScore()).Desc()}
+	}
+	out := make(search.SortOrder, 0, len(order))
+	for _, s := range order {
+		var src search.TextValueSource
+		switch s.Field {
+		case "_score":
+			src = search.DocumentScore()
+		case "_partition":
+			src = search.ConstantTextValueSource(intKey(int64(partition)))
+		default:
+			kind, fields := sortFields(s.Field)
+			src = &keySource{kind: kind, fields: fields, desc: s.Desc}
+		}
+		so := search.SortBy(src)
+		if s.Desc {
+			so.Desc()
+		}
+		out = append(out, so)
+	}
+	return out
+}
+
+// sortValueForHit converts the bluge sort value of one field to the
+// shared key form.
+func sortValueForHit(field string, v []byte, score float64) []byte {
+	switch field {
+	case "_score":
+		return scoreKey(score)
+	}
+	return v
+}
+
+// maxFloat is math.Max without NaN surprises for scores.
+func maxFloat(a, b float64) float64 {
+	if math.IsNaN(b) || a >= b {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,664 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/chronik-go/chronik/metadata"
+	"github.com/chronik-go/chronik/produce"
+	"github.com/chronik-go/chronik/record"
+	"github.com/chronik-go/chronik/segment"
+)
+
+// Topics gives the pipeline topic configurations (search.enabled,
+// search.fields) and the topics to catch up at start; metadata.Memory and
+// metadata.Bolt implement it.
+type Topics interface {
+	Topic(name string) (metadata.Topic, bool)
+	Topics() []metadata.Topic
+}
+
+// PipelineOptions configures a Pipeline. The zero value means the
+// defaults; Validate reports out-of-range values.
+type PipelineOptions struct {
+	// EnableByDefault indexes topics whose search.enabled is unset: set it
+	// to the produce handler's EnableIndexing.
+	EnableByDefault bool
+
+	// Workers is the number of indexing goroutines; each indexes one
+	// partition at a time. Default GOMAXPROCS.
+	Workers int
+
+	// BatchDocs and BatchBytes bound one Index call: at most this many
+	// records, or record bytes. Defaults 2048 and 4 MiB: large enough to
+	// amortise segment building, small enough to keep freshness well
+	// under a second.
+	BatchDocs  int
+	BatchBytes int
+
+	// PollInterval is how often partitions waiting for durable or
+	// committed data are looked at again. Default 50 ms.
+	PollInterval time.Duration
+
+	// MaxDecompressedBytes caps one batch's decompressed size. Default
+	// 64 MiB.
+	MaxDecompressedBytes int
+
+	// OnLag, when set, receives the time from each append the handler
+	// notified to the moment its records became searchable; pass the
+	// handler's Metrics().ObserveIndexingLag. Called from indexing
+	// goroutines.
+	OnLag func(topic string, partition int32, lag time.Duration)
+
+	// Logger receives indexing failures. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports the first option out of range.
+func (o *PipelineOptions) Validate() error {
+	var errs []error
+	if o.Workers < 0 || o.Workers > 1024 {
+		errs = append(errs, fmt.Errorf("Workers %d must be between 0 and 1024", o.Workers))
+	}
+	if o.BatchDocs < 0 {
+		errs = append(errs, fmt.Errorf("BatchDocs %d is negative", o.BatchDocs))
+	}
+	if o.BatchBytes < 0 {
+		errs = append(errs, fmt.Errorf("BatchBytes %d is negative", o.BatchBytes))
+	}
+	if o.PollInterval < 0 {
+		errs = append(errs, fmt.Errorf("PollInterval %v is negative", o.PollInterval))
+	}
+	if o.MaxDecompressedBytes < 0 {
+		errs = append(errs, fmt.Errorf("MaxDecompressedBytes %d is negative", o.MaxDecompressedBytes))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("index: invalid pipeline options: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func (o PipelineOptions) withDefaults() PipelineOptions {
+	if o.Workers == 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.BatchDocs == 0 {
+		o.BatchDocs = 2048
+	}
+	if o.BatchBytes == 0 {
+		o.BatchBytes = 4 << 20
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = 50 * time.Millisecond
+	}
+	if o.MaxDecompressedBytes == 0 {
+		o.MaxDecompressedBytes = 64 << 20
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o
+}
+
+// Pipeline feeds the Indexer from the partition logs, behind the produce
+// path: it implements produce.Indexer, whose Notify only records that a
+// partition has new data, and its workers read durable records from each
+// partition's checkpoint and index them in batches. After a restart it
+// resumes every search-enabled partition from its checkpoint (Start), so
+// nothing is lost and, the checkpoint being stored with the index,
+// nothing is indexed twice.
+//
+// Goroutines: Workers indexing workers and one poller, started by Start
+// and ended by Close. Pipeline.mu guards the partition states and the
+// run queue; it is never held while reading a log or indexing.
+type Pipeline struct {
+	ix     Indexer
+	topics Topics
+	opts   PipelineOptions
+
+	mu         sync.Mutex
+	cond       *sync.Cond // signalled when the queue grows, a run ends or on close
+	parts      map[topicPart]*pstate
+	queue      []*pstate
+	rebuilding map[string]bool
+	logs       Logs
+	txn        TransactionalLogs
+	started    bool
+	closed     bool
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// pstate is the pipeline's view of one partition.
+type pstate struct {
+	tp         topicPart
+	target     int64    // the highest end offset notified or seen
+	checkpoint int64    // indexed up to here (as last seen)
+	notices    []notice // appends not yet searchable, oldest first
+	queued     bool
+	running    bool
+	waiting    bool // more data than could be indexed: the poller retries
+}
+
+// notice is one Notify: records below end were appended at time at.
+type notice struct {
+	end int64
+	at  time.Time
+}
+
+// maxNotices bounds the notices kept per partition; beyond it the newest
+// is stretched to cover new appends (their lag is then overestimated).
+const maxNotices = 4096
+
+var _ produce.Indexer = (*Pipeline)(nil)
+
+// NewPipeline returns a pipeline feeding ix. It does nothing until Start.
+func NewPipeline(ix Indexer, topics Topics, opts PipelineOptions) (*Pipeline, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if ix == nil || topics == nil {
+		return nil, errors.New("index: NewPipeline needs an Indexer and Topics")
+	}
+	p := &Pipeline{ix: ix, topics: topics, opts: opts.withDefaults(),
+		parts: make(map[topicPart]*pstate), rebuilding: make(map[string]bool)}
+	p.cond = sync.NewCond(&p.mu)
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	return p, nil
+}
+
+// Start begins indexing from logs (the produce handler) and schedules
+// every partition of every search-enabled topic this node leads that has
+// records beyond its checkpoint. Appends notified before Start are kept
+// and indexed now. Start may be called once.
+func (p *Pipeline) Start(logs Logs) error {
+	if logs == nil {
+		return errors.New("index: Pipeline.Start needs Logs")
+	}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return fmt.Errorf("index: pipeline: %w", ErrClosed)
+	}
+	if p.started {
+		p.mu.Unlock()
+		return errors.New("index: pipeline already started")
+	}
+	p.started = true
+	p.logs = logs
+	p.txn, _ = logs.(TransactionalLogs)
+	p.mu.Unlock()
+	for _, t := range p.topics.Topics() {
+		if p.enabled(&t) {
+			p.scheduleTopic(&t)
+		}
+	}
+	for range p.opts.Workers {
+		p.wg.Add(1)
+		go p.worker()
+	}
+	p.wg.Add(1)
+	go p.poller()
+	return nil
+}
+
+func (p *Pipeline) enabled(t *metadata.Topic) bool {
+	if t.Config.SearchEnabled != nil {
+		return *t.Config.SearchEnabled
+	}
+	return p.opts.EnableByDefault
+}
+
+// scheduleTopic queues every partition of t whose log holds more than
+// its checkpoint.
+func (p *Pipeline) scheduleTopic(t *metadata.Topic) {
+	for i := range t.Partitions {
+		id := int32(i)
+		l, err := p.logs.Log(t.Name, id)
+		if err != nil {
+			continue // not led here
+		}
+		cp, err := p.ix.Checkpoint(t.Name, id)
+		if err != nil {
+			p.opts.Logger.Error("search index checkpoint", "topic", t.Name, "partition", id, "err", err)
+			continue
+		}
+		if hw := l.HighWatermark(); hw > cp {
+			p.mu.Lock()
+			ps := p.stateLocked(topicPart{t.Name, id})
+			ps.target = max(ps.target, hw)
+			ps.checkpoint = cp
+			p.enqueueLocked(ps)
+			p.mu.Unlock()
+		}
+	}
+}
+
+func (p *Pipeline) stateLocked(tp topicPart) *pstate {
+	ps := p.parts[tp]
+	if ps == nil {
+		ps = &pstate{tp: tp}
+		p.parts[tp] = ps
+	}
+	return ps
+}
+
+func (p *Pipeline) enqueueLocked(ps *pstate) {
+	if ps.queued || ps.running || p.closed {
+		return
+	}
+	ps.queued = true
+	p.queue = append(p.queue, ps)
+	p.cond.Signal()
+}
+
+// Notify implements produce.Indexer: records below end are appended to
+// the partition (durable soon). It only records that and wakes a worker;
+// it never blocks on indexing.
+func (p *Pipeline) Notify(topic string, partition int32, end int64) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	ps := p.stateLocked(topicPart{topic, partition})
+	if end <= ps.target {
+		return
+	}
+	ps.target = end
+	if n := len(ps.notices); n >= maxNotices {
+		ps.notices[n-1].end = end
+	} else {
+		ps.notices = append(ps.notices, notice{end: end, at: now})
+	}
+	if p.started {
+		p.enqueueLocked(ps)
+	}
+}
+
+// worker indexes queued partitions until Close.
+func (p *Pipeline) worker() {
+	defer p.wg.Done()
+	run := &pipelineRun{p: p}
+	for {
+		p.mu.Lock()
+		for !p.closed && len(p.queue) == 0 {
+			p.cond.Wait()
+		}
+		if p.closed {
+			p.mu.Unlock()
+			return
+		}
+		ps := p.queue[0]
+		p.queue = p.queue[1:]
+		ps.queued = false
+		if p.rebuilding[ps.tp.topic] {
+			p.mu.Unlock()
+			continue // Rebuild schedules the topic again when it is done
+		}
+		ps.running = true
+		target := ps.target
+		p.mu.Unlock()
+
+		cp, more, err := run.index(ps.tp, target)
+
+		p.mu.Lock()
+		ps.running = false
+		ps.checkpoint = max(ps.checkpoint, cp)
+		ps.waiting = false
+		switch {
+		case errors.Is(err, errNotIndexed):
+			delete(p.parts, ps.tp)
+		case errors.Is(err, errStaleIndex):
+			// The index is ahead of the log: the topic was deleted and
+			// created again (or its log lost data). Start it over.
+			p.opts.Logger.Warn("search index is ahead of its log; rebuilding", "topic", ps.tp.topic, "partition", ps.tp.partition)
+			p.wg.Add(1)
+			go func(topic string) {
+				defer p.wg.Done()
+				if err := p.Rebuild(p.ctx, topic); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
+					p.opts.Logger.Error("search index rebuild failed", "topic", topic, "err", err)
+				}
+			}(ps.tp.topic)
+		case err != nil:
+			if !errors.Is(err, context.Canceled) {
+				p.opts.Logger.Error("search indexing failed", "topic", ps.tp.topic, "partition", ps.tp.partition, "err", err)
+			}
+			ps.waiting = true // retried by the poller
+		case more:
+			p.enqueueLocked(ps) // fairness: go to the back of the queue
+		case ps.target > ps.checkpoint:
+			ps.waiting = true // not yet durable or committed
+		}
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	}
+}
+
+// poller re-queues partitions waiting for durable or committed data.
+func (p *Pipeline) poller() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.ctx.Done():
+			return
+		case <-t.C:
+		}
+		p.mu.Lock()
+		for _, ps := range p.parts {
+			if ps.waiting && !p.rebuilding[ps.tp.topic] {
+				ps.waiting = false
+				p.enqueueLocked(ps)
+			}
+		}
+		p.mu.Unlock()
+	}
+}
+
+// Outcomes of indexing a partition that are not failures to retry.
+var (
+	errNotIndexed = errors.New("index: partition not indexed here") // deleted, disabled or not led
+	errStaleIndex = errors.New("index: index ahead of its log")
+)
+
+// pipelineRun is one worker's reusable state.
+type pipelineRun struct {
+	p    *Pipeline
+	docs []Document
+	dec  batchDecoder
+}
+
+// maxRunBatches bounds the Index calls of one turn of a partition, so a
+// busy partition does not starve the others.
+const maxRunBatches = 4
+
+// index indexes one partition from its checkpoint towards target (and
+// whatever else is durable). It returns the new checkpoint and whether
+// more is readable right away.
+func (r *pipelineRun) index(tp topicPart, target int64) (int64, bool, error) {
+	p := r.p
+	ctx := p.ctx
+	t, ok := p.topics.Topic(tp.topic)
+	if !ok || !p.enabled(&t) {
+		return 0, false, errNotIndexed
+	}
+	l, err := p.logs.Log(tp.topic, tp.partition)
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: %v", errNotIndexed, err) // not led here (any more)
+	}
+	cp, err := p.ix.Checkpoint(tp.topic, tp.partition)
+	if err != nil {
+		return 0, false, err
+	}
+	if cp > l.NextOffset() {
+		return 0, false, errStaleIndex
+	}
+	if start := l.StartOffset(); cp < start {
+		cp = start // retention removed records before they were indexed
+	}
+	hw := l.HighWatermark()
+	if target > hw {
+		// Notified before the group commit: wait for it, briefly.
+		wctx, cancel := context.WithTimeout(ctx, p.opts.PollInterval)
+		_ = l.WaitDurable(wctx, target)
+		cancel()
+		hw = l.HighWatermark()
+	}
+	upTo := hw
+	if p.txn != nil {
+		if lso, err := p.txn.LastStableOffset(tp.topic, tp.partition); err == nil && lso < upTo {
+			upTo = lso
+		}
+	}
+	for n := 0; cp < upTo; n++ {
+		if n == maxRunBatches {
+			return cp, true, nil
+		}
+		next, err := r.collect(ctx, l, tp, cp, upTo)
+		if err != nil {
+			return cp, false, err
+		}
+		if next <= cp {
+			break
+		}
+		b := &Batch{Topic: tp.topic, Partition: tp.partition, Docs: r.docs, Next: next, Fields: t.Config.SearchFields}
+		if err := p.ix.Index(ctx, b); err != nil {
+			return cp, false, err
+		}
+		cp = next
+		p.searchable(tp, cp)
+	}
+	return cp, false, nil
+}
+
+// collect reads records of l from offset from up to upTo into r.docs,
+// within the batch limits, and returns the offset after the last batch
+// read. Control batches and aborted transactions are skipped.
+func (r *pipelineRun) collect(ctx context.Context, l *segment.Log, tp topicPart, from, upTo int64) (int64, error) {
+	p := r.p
+	for i := range r.docs {
+		r.docs[i] = Document{}
+	}
+	r.docs = r.docs[:0]
+	r.dec.limit = p.opts.MaxDecompressedBytes
+	var aborted []produce.AbortedTxn
+	if p.txn != nil {
+		var err error
+		if aborted, err = p.txn.AbortedTransactions(tp.topic, tp.partition, from, upTo); err != nil {
+			return from, err
+		}
+	}
+	next := from
+	bytes := 0
+	for next < upTo && len(r.docs) < p.opts.BatchDocs && bytes < p.opts.BatchBytes {
+		data, err := l.ReadContext(ctx, next, 1<<20, upTo)
+		if err != nil {
+			var oor *segment.OffsetOutOfRangeError
+			if errors.As(err, &oor) && oor.Offset < oor.StartOffset {
+				next = oor.StartOffset // retention moved the start meanwhile
+				continue
+			}
+			return from, err
+		}
+		if len(data) == 0 {
+			break
+		}
+		for len(data) >= record.HeaderSize {
+			h := record.ReadHeader(data)
+			if h.Size() > len(data) || h.Size() < record.HeaderSize {
+				return from, fmt.Errorf("index: %s-%d: truncated batch at offset %d", tp.topic, tp.partition, h.BaseOffset)
+			}
+			b := data[:h.Size()]
+			data = data[h.Size():]
+			if h.LastOffset() < next {
+				continue
+			}
+			if !h.Control() && !abortedBatch(&h, aborted) && h.Magic == 2 {
+				err := r.dec.walk(b, &h, func(d *Document) bool {
+					if d.Offset >= next {
+						dd := *d
+						dd.Headers = slices.Clone(d.Headers)
+						r.docs = append(r.docs, dd)
+						bytes += len(d.Key) + len(d.Value)
+					}
+					return true
+				})
+				if err != nil {
+					// A batch that cannot be decoded cannot be indexed;
+					// skipping it keeps the rest of the partition
+					// searchable.
+					p.opts.Logger.Error("search indexing skipped an undecodable batch",
+						"topic", tp.topic, "partition", tp.partition, "offset", h.BaseOffset, "err", err)
+				}
+			}
+			next = h.LastOffset() + 1
+			if len(r.docs) >= p.opts.BatchDocs || bytes >= p.opts.BatchBytes {
+				break
+			}
+		}
+	}
+	return next, nil
+}
+
+// searchable reports lag for the notices now covered by the checkpoint.
+func (p *Pipeline) searchable(tp topicPart, cp int64) {
+	now := time.Now()
+	p.mu.Lock()
+	ps := p.parts[tp]
+	var done []notice
+	if ps != nil {
+		i := 0
+		for i < len(ps.notices) && ps.notices[i].end <= cp {
+			i++
+		}
+		done = append(done, ps.notices[:i]...)
+		ps.notices = append(ps.notices[:0], ps.notices[i:]...)
+		ps.checkpoint = max(ps.checkpoint, cp)
+		if cp > ps.target {
+			ps.target = cp
+		}
+	}
+	p.mu.Unlock()
+	if p.opts.OnLag != nil {
+		for _, n := range done {
+			p.opts.OnLag(tp.topic, tp.partition, now.Sub(n.at))
+		}
+	}
+}
+
+// PartitionLag is how far a partition's index is behind its log.
+type PartitionLag struct {
+	Records int64         // records appended (or notified) but not yet indexed
+	Time    time.Duration // age of the oldest append not yet searchable (0 when caught up)
+}
+
+// Lag returns the current indexing lag of each known partition of topic.
+func (p *Pipeline) Lag(topic string) map[int32]PartitionLag {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[int32]PartitionLag)
+	for tp, ps := range p.parts {
+		if tp.topic != topic {
+			continue
+		}
+		l := PartitionLag{Records: max(ps.target-ps.checkpoint, 0)}
+		if len(ps.notices) > 0 {
+			l.Time = now.Sub(ps.notices[0].at)
+		}
+		out[tp.partition] = l
+	}
+	return out
+}
+
+// Rebuild deletes the topic's index and indexes the topic again from the
+// start of its logs. It waits for the workers indexing the topic to
+// finish their current batch, and returns once the old index is deleted
+// and the topic is scheduled (indexing continues in the background).
+func (p *Pipeline) Rebuild(ctx context.Context, topic string) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return fmt.Errorf("index: pipeline: %w", ErrClosed)
+	}
+	if p.rebuilding[topic] {
+		p.mu.Unlock()
+		return fmt.Errorf("index: topic %s is already being rebuilt", topic)
+	}
+	p.rebuilding[topic] = true
+	for p.topicRunningLocked(topic) && !p.closed {
+		p.cond.Wait()
+	}
+	for tp, ps := range p.parts {
+		if tp.topic == topic {
+			ps.checkpoint = 0
+			ps.waiting = false
+		}
+	}
+	started := p.started
+	p.mu.Unlock()
+	err := p.ix.DeleteTopic(ctx, topic)
+	p.mu.Lock()
+	delete(p.rebuilding, topic)
+	p.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if t, ok := p.topics.Topic(topic); ok && started && p.enabled(&t) {
+		p.scheduleTopic(&t)
+	}
+	return nil
+}
+
+func (p *Pipeline) topicRunningLocked(topic string) bool {
+	for tp, ps := range p.parts {
+		if tp.topic == topic && ps.running {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitIndexed blocks until every record of the partition below offset is
+// searchable (or was skipped as not indexable), or ctx is done.
+func (p *Pipeline) WaitIndexed(ctx context.Context, topic string, partition int32, offset int64) error {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		cp, err := p.ix.Checkpoint(topic, partition)
+		if err != nil {
+			return err
+		}
+		if cp >= offset {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Partitions lists the partitions the pipeline knows of a topic, sorted.
+func (p *Pipeline) Partitions(topic string) []int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []int32
+	for tp := range p.parts {
+		if tp.topic == topic {
+			out = append(out, tp.partition)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Close stops the workers (each finishes or abandons its current batch:
+// what it indexed stays, the rest is indexed after a restart) and waits
+// for them. It does not close the Indexer.
+func (p *Pipeline) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.cancel()
+	p.cond.Broadcast()
+	p.mu.Unlock()
+	p.wg.Wait()
+	return nil
+}
