@@ -218,9 +218,12 @@ func TestGroupCommitSharesFsyncs(t *testing.T) {
 	defer l.Close()
 	var wg sync.WaitGroup
 	const n = 64
+	start := make(chan struct{})
 	for i := range n {
 		wg.Go(func() {
-			base, err := l.Append(valueBatch(t, t0, 100, byte(i)), AppendInfo{})
+			b := valueBatch(t, t0, 100, byte(i))
+			<-start
+			base, err := l.Append(b, AppendInfo{})
 			if err == nil {
 				err = l.WaitDurable(context.Background(), base+1)
 			}
@@ -229,6 +232,7 @@ func TestGroupCommitSharesFsyncs(t *testing.T) {
 			}
 		})
 	}
+	close(start)
 	wg.Wait()
 	if s := l.Stats().Syncs; s >= n {
 		t.Fatalf("%d fsync rounds for %d waiters: no grouping", s, n)
