@@ -113,39 +113,6 @@ func TestInvalidRequiredAcks(t *testing.T) {
 	}
 }
 
-func TestRecordFormatRules(t *testing.T) {
-	good := newSpec(2).build(t)
-	two := append(append([]byte(nil), good...), good...)
-	magic1 := append([]byte(nil), good...)
-	magic1[16] = 1
-	zstdSpec := newSpec(2)
-	zstdSpec.codec = compress.Zstd
-	cases := []struct {
-		name    string
-		version int16
-		records []byte
-		code    errcode.Code
-	}{
-		{"null records", 9, nil, errcode.InvalidRecord},
-		{"empty records", 9, []byte{}, errcode.InvalidRecord},
-		{"two batches", 9, two, errcode.InvalidRecord},
-		{"truncated only batch", 9, good[:len(good)-1], errcode.InvalidRecord},
-		{"magic 1 at v3+", 3, magic1, errcode.InvalidRecord},
-		{"zstd below v7", 6, zstdSpec.build(t), errcode.UnsupportedCompressionType},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, nil)
-			e.topic("t", 1, nil)
-			got := one(t, e.produce(tc.version, 1, pr("t", 0, tc.records)))
-			wantCode(t, got, tc.code)
-			if n := e.logEnd("t", 0); n != 0 {
-				t.Fatalf("%d records appended", n)
-			}
-		})
-	}
-}
-
 // mutate returns a copy of b changed by fn, with the CRC recomputed unless
 // keepCRC.
 func mutate(b []byte, keepCRC bool, fn func([]byte)) []byte {
@@ -155,51 +122,6 @@ func mutate(b []byte, keepCRC bool, fn func([]byte)) []byte {
 		binary.BigEndian.PutUint32(c[17:], crc32.Checksum(c[21:], castagnoliTable))
 	}
 	return c
-}
-
-func TestBatchValidationCodes(t *testing.T) {
-	good := newSpec(3).build(t)
-	cases := []struct {
-		name   string
-		batch  []byte
-		config map[string]string
-		code   errcode.Code
-	}{
-		{"flipped byte", mutate(good, true, func(b []byte) { b[len(b)-2] ^= 1 }), nil, errcode.CorruptMessage},
-		{"bad crc field", mutate(good, true, func(b []byte) { b[17] ^= 0xff }), nil, errcode.CorruptMessage},
-		{"non-zero base offset", mutate(good, false, func(b []byte) { b[7] = 5 }), nil, errcode.InvalidRecord},
-		{"too large", good, map[string]string{"max.message.bytes": "100"}, errcode.MessageTooLarge},
-		{"last offset delta mismatch", mutate(good, false, func(b []byte) { binary.BigEndian.PutUint32(b[23:], 5) }), nil, errcode.InvalidRecord},
-		{"record count higher than records", mutate(good, false, func(b []byte) {
-			binary.BigEndian.PutUint32(b[23:], 3)
-			binary.BigEndian.PutUint32(b[57:], 4)
-		}), nil, errcode.InvalidRecord},
-		{"control batch from a client", mutate(good, false, func(b []byte) { b[22] |= record.AttrControl }), nil, errcode.InvalidRecord},
-		{"producer id without sequence", mutate(good, false, func(b []byte) {
-			binary.BigEndian.PutUint64(b[43:], 5)
-			binary.BigEndian.PutUint32(b[53:], 0xffffffff)
-		}), nil, errcode.InvalidRecord},
-		{"codec 6", mutate(good, false, func(b []byte) { b[22] |= 6 }), nil, errcode.CorruptMessage},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, nil)
-			e.topic("t", 1, tc.config)
-			got := one(t, e.produce(9, 1, pr("t", 0, tc.batch)))
-			wantCode(t, got, tc.code)
-			if n := e.logEnd("t", 0); n != 0 {
-				t.Fatalf("%d records appended", n)
-			}
-			// A rejected batch burns no offsets: the next good one gets 0.
-			next := one(t, e.produce(9, 1, pr("t", 0, newSpec(1).build(t))))
-			if tc.code != errcode.MessageTooLarge {
-				wantCode(t, next, errcode.None)
-				if next.BaseOffset != 0 {
-					t.Fatalf("next batch at offset %d, want 0", next.BaseOffset)
-				}
-			}
-		})
-	}
 }
 
 func TestRecordErrorsForTimestampsAndKeys(t *testing.T) {
