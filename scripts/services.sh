@@ -4,9 +4,11 @@
 # read. Source it: `source scripts/services.sh start` exports the variables
 # and sets SERVICE_PIDS; `services_stop` stops what it started.
 #
-#   S3    versitygw (checks SigV4 signatures)  CHRONIK_TEST_S3_URL
+#   S3    versitygw (checks SigV4 signatures)  CHRONIK_TEST_S3_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY
 #   GCS   fake-gcs-server                       CHRONIK_TEST_GCS_URL, STORAGE_EMULATOR_HOST
 #   Azure azurite                               CHRONIK_TEST_AZURE_URL, AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY
+#
+# The credentials are the emulators' own test values, not secrets.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cache="$root/.cache"
@@ -52,7 +54,7 @@ services_start() {
   SERVICE_PIDS+=($!)
   wait_port 127.0.0.1 "$s3port" versitygw
   export CHRONIK_TEST_S3_URL="s3://chronik?endpoint=http://127.0.0.1:$s3port&region=us-east-1&use_path_style=true"
-  export CHRONIK_TEST_S3_ACCESS_KEY=chronik-test-key CHRONIK_TEST_S3_SECRET_KEY=chronik-test-secret
+  export AWS_ACCESS_KEY_ID=chronik-test-key AWS_SECRET_ACCESS_KEY=chronik-test-secret
 
   # GCS: without -public-host every read fails with NotFound.
   local gport; gport=$(free_port)
@@ -62,7 +64,7 @@ services_start() {
   wait_port 127.0.0.1 "$gport" fake-gcs-server
   curl -sf -X POST "http://127.0.0.1:$gport/storage/v1/b?project=p" -H 'Content-Type: application/json' \
     -d '{"name":"chronik"}' >/dev/null
-  export CHRONIK_TEST_GCS_URL="gs://chronik" CHRONIK_TEST_GCS_EMULATOR_HOST="127.0.0.1:$gport"
+  export CHRONIK_TEST_GCS_URL="gs://chronik" STORAGE_EMULATOR_HOST="127.0.0.1:$gport"
 
   # Azure: azurite's well-known development account; the test creates the container.
   local aport; aport=$(free_port)
@@ -72,8 +74,8 @@ services_start() {
   SERVICE_PIDS+=($!)
   wait_port 127.0.0.1 "$aport" azurite
   export CHRONIK_TEST_AZURE_URL="azblob://chronik?localemu=true&domain=127.0.0.1:$aport&protocol=http"
-  export CHRONIK_TEST_AZURE_ACCOUNT=devstoreaccount1
-  export CHRONIK_TEST_AZURE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+  export AZURE_STORAGE_ACCOUNT=devstoreaccount1
+  export AZURE_STORAGE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
   echo "services: S3 on $s3port, GCS on $gport, Azure on $aport"
 }
 

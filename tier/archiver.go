@@ -2,6 +2,7 @@ package tier
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -133,9 +134,7 @@ func (a *Archiver) setSize(base, size int64) {
 }
 
 func (a *Archiver) forget(base int64) {
-	a.sizesMu.Lock()
-	delete(a.sizes, base)
-	a.sizesMu.Unlock()
+	a.dropSize(base)
 	a.cache.dropSegment(base)
 }
 
@@ -317,16 +316,25 @@ func (a *Archiver) alreadyArchived(ctx context.Context, l *localSegment, logFile
 	return true, nil
 }
 
-// listSize returns the size of the object at key, or storage.ErrNotFound.
+// listSize returns the size of the object at key, or storage.ErrNotFound,
+// retrying failed listings.
 func (a *Archiver) listSize(ctx context.Context, key string) (int64, error) {
-	size := int64(-1)
+	var size int64
 	err := a.retry(ctx, func() error {
-		return a.store.List(ctx, key, func(o storage.ObjectInfo) error {
-			if o.Key == key {
-				size = o.Size
-			}
-			return nil
-		})
+		var err error
+		size, err = a.listSizeOnce(ctx, key)
+		return err
+	})
+	return size, err
+}
+
+func (a *Archiver) listSizeOnce(ctx context.Context, key string) (int64, error) {
+	size := int64(-1)
+	err := a.store.List(ctx, key, func(o storage.ObjectInfo) error {
+		if o.Key == key {
+			size = o.Size
+		}
+		return nil
 	})
 	if err != nil {
 		return 0, err
@@ -390,22 +398,12 @@ func (a *Archiver) Segments(ctx context.Context) ([]segment.RemoteSegment, error
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	slices.SortFunc(out, func(x, y segment.RemoteSegment) int { return cmpInt64(x.BaseOffset, y.BaseOffset) })
+	slices.SortFunc(out, func(x, y segment.RemoteSegment) int { return cmp.Compare(x.BaseOffset, y.BaseOffset) })
 	return out, nil
 }
 
-func cmpInt64(x, y int64) int {
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
-}
-
 // objectSize returns the size of the object for base: known from a
-// listing or an upload, or else listed now.
+// listing or an upload, or else listed now (once; the caller retries).
 func (a *Archiver) objectSize(ctx context.Context, base int64) (int64, error) {
 	a.sizesMu.Lock()
 	size, ok := a.sizes[base]
@@ -413,7 +411,7 @@ func (a *Archiver) objectSize(ctx context.Context, base int64) (int64, error) {
 	if ok {
 		return size, nil
 	}
-	size, err := a.listSize(ctx, a.Key(base))
+	size, err := a.listSizeOnce(ctx, a.Key(base))
 	if err != nil {
 		return 0, err
 	}
@@ -421,27 +419,37 @@ func (a *Archiver) objectSize(ctx context.Context, base int64) (int64, error) {
 	return size, nil
 }
 
-// footer returns the checked footer of the object for base.
+func (a *Archiver) dropSize(base int64) {
+	a.sizesMu.Lock()
+	delete(a.sizes, base)
+	a.sizesMu.Unlock()
+}
+
+// footer returns the checked footer of the object for base. A footer that
+// does not check out makes the next attempt list the object's size again:
+// another process may have replaced the object since the size was learnt.
 func (a *Archiver) footer(ctx context.Context, base int64) (*footer, error) {
 	if v, ok := a.cache.get(cacheKey{base, kindFooter}); ok {
 		return v.(*footer), nil
 	}
 	key := a.Key(base)
-	size, err := a.objectSize(ctx, base)
-	if err != nil {
-		return nil, err
-	}
-	if size < headerSize+footerSize {
-		return nil, &CorruptObjectError{Key: key, Section: "footer", Reason: fmt.Sprintf("object of %d bytes is too small", size)}
-	}
 	var f footer
-	err = a.retry(ctx, func() error {
+	err := a.retry(ctx, func() error {
+		size, err := a.objectSize(ctx, base)
+		if err != nil {
+			return err
+		}
+		if size < headerSize+footerSize {
+			a.dropSize(base)
+			return &CorruptObjectError{Key: key, Section: "footer", Reason: fmt.Sprintf("object of %d bytes is too small", size)}
+		}
 		b, err := a.readRange(ctx, key, size-footerSize, footerSize)
 		if err != nil {
 			return err
 		}
 		var why string
 		if f, why = decodeFooter(b, size, base); why != "" {
+			a.dropSize(base)
 			return &CorruptObjectError{Key: key, Section: "footer", Reason: why}
 		}
 		return nil
@@ -453,11 +461,19 @@ func (a *Archiver) footer(ctx context.Context, base int64) (*footer, error) {
 	return &f, nil
 }
 
-// checkedFooter returns the footer for seg, checking it describes seg.
+// checkedFooter returns the footer for seg, checking it describes seg. A
+// cached footer that does not is dropped and read again first: the object
+// may have been replaced.
 func (a *Archiver) checkedFooter(ctx context.Context, seg segment.RemoteSegment) (*footer, error) {
 	f, err := a.footer(ctx, seg.BaseOffset)
 	if err != nil {
 		return nil, err
+	}
+	if f.next != seg.NextOffset {
+		a.forget(seg.BaseOffset)
+		if f, err = a.footer(ctx, seg.BaseOffset); err != nil {
+			return nil, err
+		}
 	}
 	if f.next != seg.NextOffset {
 		return nil, &MismatchError{Key: a.Key(seg.BaseOffset), WantBase: seg.BaseOffset, WantNext: seg.NextOffset, StoredBase: f.base, StoredNx: f.next}
@@ -550,9 +566,20 @@ func (a *Archiver) Read(ctx context.Context, seg segment.RemoteSegment, offset i
 		return nil
 	})
 	if err != nil {
+		a.forgetIfCorrupt(seg.BaseOffset, err)
 		return nil, fmt.Errorf("tier: read %d at offset %d: %w", seg.BaseOffset, offset, err)
 	}
 	return out, nil
+}
+
+// forgetIfCorrupt drops what is cached about the segment at base when err
+// reports corruption, so that the next call starts from a fresh footer (the
+// object may have been replaced since it was cached).
+func (a *Archiver) forgetIfCorrupt(base int64, err error) {
+	var ce *CorruptObjectError
+	if errors.As(err, &ce) {
+		a.forget(base)
+	}
 }
 
 // checkBatches verifies the CRC-32C of every batch in b.
@@ -613,6 +640,7 @@ func (a *Archiver) OffsetForTime(ctx context.Context, seg segment.RemoteSegment,
 		return asCorrupt(key, err)
 	})
 	if err != nil {
+		a.forgetIfCorrupt(seg.BaseOffset, err)
 		return 0, false, fmt.Errorf("tier: offset for time in %d: %w", seg.BaseOffset, err)
 	}
 	return off, found, nil

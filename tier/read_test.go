@@ -133,3 +133,28 @@ func TestCorruptData(t *testing.T) {
 		t.Fatalf("Read of an intact batch after the damage: %v", err)
 	}
 }
+
+// An object replaced behind the Archiver's back (same base offset, other
+// content and size) is read correctly after one failed read.
+func TestReplacedObject(t *testing.T) {
+	small := buildLog(t, 20, 100, 1<<20)
+	large := buildLog(t, 40, 100, 1<<20)
+	store := storage.NewMemory()
+	defer store.Close()
+	a := New(store, "p/", fastOptions)
+	archiveAll(t, a, small)
+	ctx := context.Background()
+	if _, err := a.Read(ctx, small.segs[0].Remote(), 0, 1); err != nil {
+		t.Fatal(err) // caches the small object's footer and index
+	}
+	archiveAll(t, New(store, "p/", fastOptions), large)
+	r := large.segs[0].Remote()
+	off := large.batches[30].base
+	if _, err := a.Read(ctx, r, off, 1); err == nil {
+		t.Logf("the stale cache happened to be harmless")
+	}
+	got, err := a.Read(ctx, r, off, 1)
+	if err != nil || !bytes.Equal(got, large.batches[30].stored()) {
+		t.Fatalf("after a replaced object the next read = %v; want the new batch", err)
+	}
+}
