@@ -72,10 +72,10 @@ func WithArchiver(newArchiver func(topic string, partition int32) (segment.Archi
 type TxnVerifier interface {
 	// Verify returns NONE when the partition is in the ongoing
 	// transaction of transactionalID with this producer id and epoch,
-	// else the code to answer the produce request of that version with
-	// (INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE or, from v11,
-	// TRANSACTION_ABORTABLE, ...).
-	Verify(transactionalID string, producerID int64, epoch int16, topic string, partition int32, produceVersion int16) errcode.Code
+	// else the code to answer the produce request with
+	// (INVALID_PRODUCER_EPOCH, INVALID_TXN_STATE, ...; the handler serves
+	// Produce up to v9, before TRANSACTION_ABORTABLE).
+	Verify(transactionalID string, producerID int64, epoch int16, topic string, partition int32) errcode.Code
 }
 
 // WithTxnVerifier makes the handler refuse a transactional batch that

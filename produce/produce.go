@@ -297,7 +297,7 @@ func (h *Handler) appendJob(info RequestInfo, req *wire.ProduceRequest, j *job, 
 	if h.verifier != nil && req.TransactionalID != nil {
 		txnID, topic, index := *req.TransactionalID, t.Name, j.resp.Partition
 		verify = func(pid int64, epoch int16) errcode.Code {
-			return h.verifier.Verify(txnID, pid, epoch, topic, index, req.Version)
+			return h.verifier.Verify(txnID, pid, epoch, topic, index)
 		}
 	}
 	r, err := p.append(b, &res.Header, segment.AppendInfo{MaxTimestamp: record.ReadHeader(b).MaxTimestamp, Keys: res.Keys},

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chronik-go/chronik/errcode"
+	"github.com/chronik-go/chronik/txn"
 	"github.com/chronik-go/chronik/wire"
 )
 
@@ -98,7 +99,10 @@ func TestTransactionsBoundTheLastStableOffset(t *testing.T) {
 
 type fakeVerifier struct{ code errcode.Code }
 
-func (f fakeVerifier) Verify(string, int64, int16, string, int32, int16) errcode.Code { return f.code }
+// The coordinator is the real verifier.
+var _ TxnVerifier = (*txn.Coordinator)(nil)
+
+func (f fakeVerifier) Verify(string, int64, int16, string, int32) errcode.Code { return f.code }
 
 func TestTransactionVerification(t *testing.T) {
 	e := newEnv(t, nil, WithTxnVerifier(fakeVerifier{errcode.InvalidTxnState}))

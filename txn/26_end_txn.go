@@ -96,7 +96,7 @@ func (r *endRequest) decide(cur *record, pending State) decision {
 
 // await waits, within ctx and Options.CompletionWait, for the completion
 // of txnID's transaction at producerID/epoch in the Prepare state of
-// commit. It answers NONE once the Complete state is stored,
+// commit (it may have finished already). It answers NONE once the Complete state is stored,
 // CONCURRENT_TRANSACTIONS when time runs out, and NOT_COORDINATOR when the
 // completion stopped (fenced by a newer coordinator, or Close).
 func (c *Coordinator) await(ctx context.Context, txnID string, producerID int64, epoch int16, commit bool) errcode.Code {
@@ -108,7 +108,7 @@ func (c *Coordinator) await(ctx context.Context, txnID string, producerID int64,
 	var comp *completion
 	var rec *record
 	if e := c.txns[txnID]; e != nil {
-		rec, comp = e.rec, e.done
+		rec, comp = e.rec, e.comp
 	}
 	c.mu.RUnlock()
 	switch {
@@ -116,7 +116,7 @@ func (c *Coordinator) await(ctx context.Context, txnID string, producerID int64,
 		return errcode.ConcurrentTransactions
 	case rec.state == complete:
 		return errcode.None
-	case rec.state != prepare || comp == nil:
+	case comp == nil || comp.rec.state != prepare || comp.rec.producerID != producerID || comp.rec.epoch != epoch:
 		return errcode.ConcurrentTransactions
 	}
 	timer := time.NewTimer(c.opts.CompletionWait)
@@ -133,13 +133,13 @@ func (c *Coordinator) await(ctx context.Context, txnID string, producerID int64,
 // startCompletion starts writing the markers of e's Prepare record unless
 // a completion is already running or Close has begun. c.mu must be held.
 func (c *Coordinator) startCompletion(id string, e *entry) {
-	if c.closed || e.done != nil {
+	if c.closed || (e.comp != nil && !e.comp.finished) {
 		return
 	}
-	comp := &completion{done: make(chan struct{})}
-	e.done = comp
+	comp := &completion{rec: e.rec, done: make(chan struct{})}
+	e.comp = comp
 	c.wg.Add(1)
-	go c.complete(id, e, e.rec, comp)
+	go c.complete(id, e, comp)
 }
 
 // complete is the goroutine that finishes rec, a Prepare record of id:
@@ -148,8 +148,9 @@ func (c *Coordinator) startCompletion(id string, e *entry) {
 // TransactionMarkerChannelManager and completeTransaction). It retries
 // failures until it succeeds, a marker says this coordinator is fenced, or
 // Close.
-func (c *Coordinator) complete(id string, e *entry, rec *record, comp *completion) {
+func (c *Coordinator) complete(id string, e *entry, comp *completion) {
 	defer c.wg.Done()
+	rec := comp.rec
 	code := c.writeMarkers(id, rec)
 	if code == errcode.None {
 		code = c.finishGroups(id, rec)
@@ -159,11 +160,8 @@ func (c *Coordinator) complete(id string, e *entry, rec *record, comp *completio
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	comp.code = code
+	comp.code, comp.finished = code, true
 	close(comp.done)
-	if e.done == comp {
-		e.done = nil
-	}
 	switch {
 	case code == errcode.NotCoordinator && !c.closed:
 		// Fenced: forget what we knew; the next request reloads the record.
@@ -174,13 +172,18 @@ func (c *Coordinator) complete(id string, e *entry, rec *record, comp *completio
 	}
 }
 
+// completeState is the Complete state that follows rec's Prepare state.
+func completeState(rec *record) State {
+	if rec.state == PrepareCommit {
+		return CompleteCommit
+	}
+	return CompleteAbort
+}
+
 // completed returns the Complete record that follows rec, a Prepare record.
 func completed(rec *record, nowMs int64) *record {
 	next := rec.clone()
-	next.state = CompleteAbort
-	if rec.state == PrepareCommit {
-		next.state = CompleteCommit
-	}
+	next.state = completeState(rec)
 	next.partitions, next.groups = nil, nil
 	next.lastPID = rec.producerID
 	next.updateMs = nowMs
@@ -195,9 +198,9 @@ func (c *Coordinator) storeComplete(id string, rec *record) errcode.Code {
 		_, code := c.transition(c.ctx, id, false, true, func(cur *record, _ State) decision {
 			switch {
 			case equalIdentity(cur, rec):
-				return decision{next: completed(rec, c.nowMs()), pending: completed(rec, 0).state}
+				return decision{next: completed(rec, c.nowMs()), pending: completeState(rec)}
 			case cur != nil && cur.producerID == rec.producerID && cur.epoch == rec.epoch &&
-				cur.state == completed(rec, 0).state:
+				cur.state == completeState(rec):
 				return decision{code: errcode.None} // another coordinator completed it
 			}
 			return decision{code: errcode.NotCoordinator} // replaced by something else meanwhile

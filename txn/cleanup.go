@@ -29,13 +29,14 @@ func (c *Coordinator) run() {
 }
 
 // candidates returns the ids whose record satisfies ok and that have no
-// transition in flight.
+// transition in flight. A stale record is a candidate too: the transition
+// reloads it and checks again.
 func (c *Coordinator) candidates(ok func(*record) bool) []string {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	var ids []string
 	for id, e := range c.txns {
-		if e.rec != nil && e.pending == noState && !e.stale && ok(e.rec) {
+		if e.rec != nil && e.pending == noState && ok(e.rec) {
 			ids = append(ids, id)
 		}
 	}

@@ -77,7 +77,12 @@ func encodeRecord(r *record) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+	return appendCRC(b), nil
+}
+
+// appendCRC appends the CRC-32C of b to b.
+func appendCRC(b []byte) []byte {
+	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
 
 // decodeRecord parses a version-1 transaction record, refusing anything
@@ -207,7 +212,7 @@ func encodeGroup(g *groupRecord) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+	return appendCRC(b), nil
 }
 
 func appendOffsets(b []byte, m offsetMap) ([]byte, error) {
@@ -289,7 +294,7 @@ func decodeGroup(b []byte) (*groupRecord, error) {
 func encodeEpoch(epoch int32) []byte {
 	b := []byte{epochRecordV1}
 	b = binary.BigEndian.AppendUint32(b, uint32(epoch))
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+	return appendCRC(b)
 }
 
 // decodeEpoch parses a coordinator epoch record.

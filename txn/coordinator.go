@@ -102,14 +102,16 @@ type entry struct {
 	pending  State
 	released chan struct{} // closed when pending returns to noState
 
-	done *completion // the running completion of rec (a Prepare state), nil when none
+	comp *completion // the last completion started for this id, running or finished; nil when none
 }
 
-// completion is the background work that writes a transaction's markers
-// and stores its Complete state.
+// completion is the background work that writes the markers of one
+// Prepare record and stores its Complete state.
 type completion struct {
-	done chan struct{} // closed when the completion ends
-	code errcode.Code  // NONE once the Complete state is stored, else why it stopped; set before done is closed
+	rec      *record       // the Prepare record being completed
+	done     chan struct{} // closed when the completion ends
+	code     errcode.Code  // NONE once the Complete state is stored, else why it stopped; set before done is closed
+	finished bool          // guarded by Coordinator.mu; set when done is closed
 }
 
 // New returns a coordinator over store. It bumps the coordinator epoch kept
@@ -232,11 +234,11 @@ func (c *Coordinator) nowMs() int64 { return c.opts.Now().UnixMilli() }
 // record: an answer, a record to store, a removal, or an action to run
 // while the id is held.
 type decision struct {
-	code    errcode.Code                        // the answer, also after a successful write
-	next    *record                             // the record to store
-	remove  bool                                // delete the record (expiry: Kafka's tombstone)
-	pending State                               // the transition announced while writing or acting
-	newPID  bool                                // allocate next.producerID once the id is held
+	code    errcode.Code                       // the answer, also after a successful write
+	next    *record                            // the record to store
+	remove  bool                               // delete the record (expiry: Kafka's tombstone)
+	pending State                              // the transition announced while writing or acting
+	newPID  bool                               // allocate next.producerID once the id is held
 	action  func(context.Context) errcode.Code // run while the id is held, instead of a write
 }
 
@@ -412,11 +414,12 @@ func (c *Coordinator) load(ctx context.Context, id string, create bool) (*entry,
 	}
 	c.mu.RLock()
 	e, closed := c.txns[id], c.closed
+	fresh := e != nil && (!e.stale || e.pending != noState)
 	c.mu.RUnlock()
 	if closed {
 		return nil, errcode.NotCoordinator
 	}
-	if e != nil && (!e.stale || e.pending != noState) {
+	if fresh {
 		return e, errcode.None
 	}
 	raw, found, err := c.store.Get(ctx, namespaceTxn, id)

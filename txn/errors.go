@@ -1,7 +1,6 @@
 package txn
 
 import (
-	"context"
 	"errors"
 	"fmt"
 
@@ -48,9 +47,9 @@ func storeCode(err error) errcode.Code {
 		return errcode.NotCoordinator
 	case errors.Is(err, metadata.ErrInvalidArgument), errors.Is(err, errCorrupt):
 		return errcode.UnknownServerError
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return errcode.CoordinatorNotAvailable
 	default:
+		// I/O failures, timeouts and cancelled requests (context errors):
+		// retriable, and the client need not look for another coordinator.
 		return errcode.CoordinatorNotAvailable
 	}
 }

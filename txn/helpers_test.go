@@ -129,7 +129,7 @@ func (f *fakeMarkers) attemptsOf(topic string, partition int32) int {
 type hookStore struct {
 	metadata.Store
 	mu      sync.Mutex
-	casHook func(namespace, key string) error
+	casHook func(namespace, key string, new []byte) error
 	cas     atomic.Int64 // compare-and-swap calls on namespace "txn"
 }
 
@@ -141,14 +141,14 @@ func (s *hookStore) CompareAndSwap(ctx context.Context, namespace, key string, o
 	hook := s.casHook
 	s.mu.Unlock()
 	if hook != nil {
-		if err := hook(namespace, key); err != nil {
+		if err := hook(namespace, key, new); err != nil {
 			return false, err
 		}
 	}
 	return s.Store.CompareAndSwap(ctx, namespace, key, old, new)
 }
 
-func (s *hookStore) setHook(h func(namespace, key string) error) {
+func (s *hookStore) setHook(h func(namespace, key string, new []byte) error) {
 	s.mu.Lock()
 	s.casHook = h
 	s.mu.Unlock()
@@ -210,6 +210,8 @@ func newEnvOn(t testing.TB, store *hookStore, clk *clock, tweak func(*Options)) 
 	return e
 }
 
+func newIDs(s metadata.Store) *idempotence.IDAllocator { return idempotence.NewIDAllocator(s) }
+
 // start opens a coordinator on e's store (again, after a restart).
 func (e *env) start() {
 	e.t.Helper()
@@ -244,6 +246,16 @@ func (e *env) stored(id string) *record {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return r
+}
+
+// peek is stored for goroutines other than the test's: nil on any error.
+func (e *env) peek(id string) *record {
+	raw, found, err := e.store.Store.Get(context.Background(), namespaceTxn, id)
+	if err != nil || !found {
+		return nil
+	}
+	r, _ := decodeRecord(raw)
 	return r
 }
 
@@ -292,8 +304,22 @@ func (e *env) end(id string, pid int64, epoch int16, commit bool, want errcode.C
 func (e *env) prepare(id string, pid int64, epoch int16, commit bool) {
 	e.t.Helper()
 	e.markers.set(func(f *fakeMarkers) { f.hold = make(chan struct{}) })
-	ctx, cancel := context.WithTimeout(bg, 20*time.Millisecond)
+	want := PrepareAbort
+	if commit {
+		want = PrepareCommit
+	}
+	// Give up waiting as soon as the Prepare state is stored.
+	ctx, cancel := context.WithCancel(bg)
 	defer cancel()
+	go func() {
+		defer cancel()
+		for ctx.Err() == nil {
+			if r := e.peek(id); r != nil && r.state == want {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
 	if code, _, _ := e.c.EndTxn(ctx, 3, id, pid, epoch, commit); code != errcode.ConcurrentTransactions {
 		e.t.Fatalf("EndTxn with held markers = %v, want CONCURRENT_TRANSACTIONS", code)
 	}
@@ -309,13 +335,14 @@ func (e *env) releaseMarkers() {
 	})
 }
 
-// waitState polls until id's stored state is want.
+// waitState polls until id's stored state, and the coordinator's, is want.
 func (e *env) waitState(id string, want State) *record {
 	e.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r := e.stored(id)
-		if r != nil && r.state == want {
+		d, _ := e.c.Describe(id)
+		if r != nil && r.state == want && d.State == want {
 			return r
 		}
 		if time.Now().After(deadline) {
@@ -331,7 +358,7 @@ func (e *env) waitState(id string, want State) *record {
 func (e *env) holdTxnWrites() (entered chan struct{}, release func()) {
 	entered = make(chan struct{}, 16)
 	gate := make(chan struct{})
-	e.store.setHook(func(ns, _ string) error {
+	e.store.setHook(func(ns, _ string, _ []byte) error {
 		if ns == namespaceTxn {
 			entered <- struct{}{}
 			<-gate

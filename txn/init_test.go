@@ -301,7 +301,6 @@ func TestInitProducerIDStates(t *testing.T) {
 				if tc.setup != nil {
 					pid, epoch = tc.setup(e)
 				}
-				e.releaseMarkers()
 				ep, ee := int64(-1), int16(-1)
 				if tc.expect != nil {
 					ep, ee = tc.expect(pid, epoch)
@@ -408,7 +407,7 @@ func TestPendingTransition(t *testing.T) {
 func TestInitProducerIDStoreFailure(t *testing.T) {
 	e := newEnv(t, "memory", nil)
 	pid, epoch := e.init("tx")
-	e.store.setHook(func(string, string) error { return errInjected })
+	e.store.setHook(func(string, string, []byte) error { return errInjected })
 	if p, ep, code := e.c.InitProducerID(bg, 4, ptr("tx"), 1000, -1, -1); code != errcode.CoordinatorNotAvailable || p != -1 || ep != -1 {
 		t.Fatalf("InitProducerID = %d, %d, %v", p, ep, code)
 	}

@@ -74,16 +74,16 @@ func epochExhausted(e int16) bool { return e >= exhaustedEpoch }
 // once built: a transition builds a new one, so readers may keep a pointer
 // without a lock.
 type record struct {
-	state       State
-	producerID  int64
-	epoch       int16
-	lastPID     int64 // producer id before the last transition (Kafka's lastProducerId)
-	lastEpoch   int16 // epoch before the last bump, -1 when none (KIP-360 retries)
-	timeoutMs   int32
-	startMs     int64              // when the transaction went Ongoing; -1 outside a transaction
-	updateMs    int64              // last transition, for transactional.id.expiration.ms
-	partitions  map[string][]int32 // topic -> sorted distinct partitions; nil when none
-	groups      []string           // sorted distinct consumer groups (AddOffsetsToTxn)
+	state      State
+	producerID int64
+	epoch      int16
+	lastPID    int64 // producer id before the last transition (Kafka's lastProducerId)
+	lastEpoch  int16 // epoch before the last bump, -1 when none (KIP-360 retries)
+	timeoutMs  int32
+	startMs    int64              // when the current (or last) transaction went Ongoing; -1 before the first
+	updateMs   int64              // last transition, for transactional.id.expiration.ms
+	partitions map[string][]int32 // topic -> sorted distinct partitions; nil when none
+	groups     []string           // sorted distinct consumer groups (AddOffsetsToTxn)
 }
 
 // clone returns a copy of r that shares the partition slices and groups
