@@ -2,6 +2,8 @@ package produce
 
 import (
 	"context"
+	"strings"
+	"syscall"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -145,3 +147,59 @@ func TestBufferMemoryWaitTimesOutRetriably(t *testing.T) {
 		t.Fatalf("in use %d", n)
 	}
 }
+
+// TestDiskFaultsIntoARunningHandler injects each kind of disk fault into a
+// running handler: the request that meets it gets KAFKA_STORAGE_ERROR, no
+// acks=all request is acknowledged over unsynced data, the log refuses
+// later appends (sticky), and a reopen recovers every acknowledged record.
+func TestDiskFaultsIntoARunningHandler(t *testing.T) {
+	faults := []struct {
+		name  string
+		fault vfs.Fault
+	}{
+		{"failed write", vfs.Fault{Op: vfs.OpWrite, Match: isLogFile, Count: 1}},
+		{"full disk, torn write", vfs.Fault{Op: vfs.OpWrite, Match: isLogFile, Count: 1, Keep: 70, Err: syscall.ENOSPC}},
+		{"failed fsync", vfs.Fault{Op: vfs.OpSync, Match: isLogFile, Count: 1}},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			efs := vfs.NewErrorFS(vfs.OS)
+			e := newEnv(t, nil, WithFileSystem(efs))
+			e.topic("t", 1, nil)
+			acked := 0
+			for i := 0; i < 3; i++ {
+				wantCode(t, one(t, e.produce(9, -1, pr("t", 0, newSpec(2).build(t)))), errcode.None)
+				acked += 2
+			}
+			efs.Inject(f.fault)
+			got := one(t, e.produce(9, -1, pr("t", 0, newSpec(2).build(t))))
+			if got.ErrorCode != errcode.KafkaStorageError {
+				t.Fatalf("request meeting the fault: %+v, want KAFKA_STORAGE_ERROR", got)
+			}
+			// Sticky: later requests are refused too, at every acks.
+			for _, acks := range []int16{1, -1} {
+				wantCode(t, one(t, e.produce(9, acks, pr("t", 0, newSpec(1).build(t)))), errcode.KafkaStorageError)
+			}
+			efs.Reset()
+			e.reopen(nil)
+			var records int32
+			for _, b := range e.readAll("t", 0) {
+				if !record.CRCValid(b) {
+					t.Fatal("a partial batch is served after recovery")
+				}
+				records += record.ReadHeader(b).NumRecords
+			}
+			if int(records) < acked {
+				t.Fatalf("%d records after recovery, %d were acknowledged", records, acked)
+			}
+			// Appends work again and continue at the log end.
+			next := one(t, e.produce(9, -1, pr("t", 0, newSpec(1).build(t))))
+			wantCode(t, next, errcode.None)
+			if next.BaseOffset != int64(records) {
+				t.Fatalf("next batch at %d, want %d", next.BaseOffset, records)
+			}
+		})
+	}
+}
+
+func isLogFile(name string) bool { return strings.HasSuffix(name, ".log") }
