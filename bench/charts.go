@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -78,6 +79,7 @@ func sideBySideCharts(res *workloadResult, dir string) ([]string, error) {
 		tp.Legend.Add("each run", sc)
 	}
 	tp.Legend.Add("median", bars)
+	tp.Y.Max = headroom(append(slices.Clone([]float64(med)), yOf(dots)...))
 	tp.Legend.Top = true
 	tp.NominalX(names...)
 	tpFile := filepath.Join(dir, w.ID+"-throughput.png")
@@ -109,6 +111,7 @@ func sideBySideCharts(res *workloadResult, dir string) ([]string, error) {
 	lp.Add(b50, b99)
 	lp.Legend.Add("p50", b50)
 	lp.Legend.Add("p99", b99)
+	lp.Y.Max = headroom(append(slices.Clone([]float64(p50)), p99...))
 	lp.Legend.Top = true
 	lp.NominalX(names...)
 	lpFile := filepath.Join(dir, w.ID+"-latency.png")
@@ -155,9 +158,35 @@ func overloadChart(res *workloadResult, dir string) ([]string, error) {
 	p.Legend.Add("buffer memory + 128 MiB", ll)
 	p.Legend.Top = true
 	p.Legend.Left = true
+	var ys []float64
+	for _, x := range res.Runs {
+		for _, s := range x.RSS {
+			ys = append(ys, mib(s.RSS))
+		}
+	}
+	p.Y.Max = headroom(append(ys, limit))
 	file := filepath.Join(dir, w.ID+"-rss.png")
 	if err := p.Save(6*vg.Inch, 3.5*vg.Inch, file); err != nil {
 		return nil, err
 	}
 	return []string{file}, nil
+}
+
+// headroom returns an axis maximum that leaves the top quarter of the plot
+// free for the legend.
+func headroom(v []float64) float64 {
+	m := 1.0
+	for _, x := range v {
+		m = max(m, x)
+	}
+	return m * 1.35
+}
+
+// yOf returns the Y values of pts.
+func yOf(pts plotter.XYs) []float64 {
+	out := make([]float64, len(pts))
+	for i, p := range pts {
+		out[i] = p.Y
+	}
+	return out
 }

@@ -216,7 +216,7 @@ func execute(ctx context.Context, o options, logOut io.Writer) (*report, error) 
 	}
 
 	b.logf("measuring the machine's limits")
-	reps, fsyncB, pageB, tcpB := 3, int64(256<<20), int64(512<<20), int64(2<<30)
+	reps, fsyncB, pageB, tcpB := 3, int64(256<<20), int64(512<<20), int64(1<<30)
 	if o.quick {
 		reps, fsyncB, pageB, tcpB = 1, 32<<20, 64<<20, 256<<20
 	}

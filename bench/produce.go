@@ -107,15 +107,15 @@ func produce(ctx context.Context, addr, topic string, s spec, gen recordGen) (*p
 			c.Close()
 		}
 	}()
-	// Metadata first, so that connection setup is not timed.
-	for _, cl := range clients {
-		if err := cl.Ping(ctx); err != nil {
-			return nil, fmt.Errorf("produce: ping: %w", err)
-		}
-	}
 
 	var issued atomic.Int64
 	states := make([]*clientState, s.Clients)
+	for i, cl := range clients {
+		states[i] = &clientState{ledger: newLedger(s.Partitions)}
+		if err := warmUp(ctx, cl, s, gen, &issued, states[i].ledger); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
 	deadline := start.Add(s.MaxDuration)
 	var perClient float64
@@ -125,8 +125,7 @@ func produce(ctx context.Context, addr, topic string, s spec, gen recordGen) (*p
 	var wg sync.WaitGroup
 	flushErrs := make([]error, s.Clients)
 	for i, cl := range clients {
-		st := &clientState{ledger: newLedger(s.Partitions)}
-		states[i] = st
+		st := states[i]
 		promise := func(r *kgo.Record, err error) {
 			defer st.pending.Done()
 			now := time.Now()
@@ -215,6 +214,26 @@ func produce(ctx context.Context, addr, topic string, s spec, gen recordGen) (*p
 		return res, errors.New("produce: no record was acknowledged")
 	}
 	return res, nil
+}
+
+// warmUp produces one record to every partition through cl and waits for
+// them, so that connections, metadata and producer ids are set up before
+// the clock starts. The records are in the ledger like every other.
+func warmUp(ctx context.Context, cl *kgo.Client, s spec, gen recordGen, issued *atomic.Int64, l *ledger) error {
+	recs := make([]*kgo.Record, s.Partitions)
+	for p := range recs {
+		n := uint64(issued.Add(1) - 1)
+		key, value := gen.record(nil, n)
+		recs[p] = &kgo.Record{Key: key, Value: value, Partition: int32(p)}
+	}
+	for _, pr := range cl.ProduceSync(ctx, recs...) {
+		if pr.Err != nil {
+			return fmt.Errorf("produce: warm-up: %w", pr.Err)
+		}
+		n, _ := keyNumber(pr.Record.Key)
+		l.add(pr.Record.Partition, pr.Record.Offset, n)
+	}
+	return nil
 }
 
 // createTopic creates topic with that many partitions (replication 1)

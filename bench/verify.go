@@ -116,6 +116,10 @@ func (p *problems) addf(format string, args ...any) {
 	p.more++
 }
 
+// endOffsetWait is how long a read-back waits for the log end offsets to
+// reach the acknowledged records before it reads what there is.
+const endOffsetWait = 10 * time.Second
+
 // readBackStall is how long a read-back may go without a new record before
 // it is declared stuck.
 const readBackStall = 30 * time.Second
@@ -151,9 +155,24 @@ func reconcile(ctx context.Context, addr, topic string, l *ledger, gen recordGen
 		return checks, fmt.Errorf("reconcile %s: consumer: %w", topic, err)
 	}
 	defer cl.Close()
-	ends, err := endOffsets(ctx, cl, topic, int32(len(l.acks)))
-	if err != nil {
-		return checks, fmt.Errorf("reconcile %s: %w", topic, err)
+	// acks=1 answers may come before the high watermark passes the data
+	// (Kafka: replication; our broker: the fsync that follows), so wait a
+	// bounded time for every partition's end to reach what was acked.
+	var ends []int64
+	waitUntil := time.Now().Add(endOffsetWait)
+	for {
+		ends, err = endOffsets(ctx, cl, topic, int32(len(l.acks)))
+		if err != nil {
+			return checks, fmt.Errorf("reconcile %s: %w", topic, err)
+		}
+		caughtUp := true
+		for p := range checks {
+			caughtUp = caughtUp && ends[p] >= checks[p].Acked
+		}
+		if caughtUp || time.Now().After(waitUntil) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	starts := make(map[int32]kgo.Offset)
 	for p := range checks {
@@ -293,4 +312,3 @@ func endOffsets(ctx context.Context, cl *kgo.Client, topic string, partitions in
 	}
 	return ends, nil
 }
-

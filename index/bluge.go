@@ -24,6 +24,7 @@ import (
 	"github.com/blugelabs/bluge/search/collector"
 	"github.com/blugelabs/bluge/search/similarity"
 	segment "github.com/blugelabs/bluge_segment_api"
+	"github.com/blugelabs/ice"
 )
 
 // BlugeOptions configures a Bluge index. The zero value means the
@@ -265,6 +266,7 @@ func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
 	cfg := blugeindex.DefaultConfigWithDirectory(func() blugeindex.Directory {
 		return &syncedDirectory{FileSystemDirectory: blugeindex.NewFileSystemDirectory(dir), path: dir}
 	})
+	cfg = cfg.WithSegmentPlugin(&blugeindex.SegmentPlugin{Type: ice.Type, Version: ice.Version, New: newSegment, Load: ice.Load, Merge: ice.Merge})
 	cfg = cfg.WithUnsafeBatches().
 		WithVirtualField(allDocsField).
 		WithNormCalc(func(_ string, n int) float32 { return bm25.ComputeNorm(n) }).

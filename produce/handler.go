@@ -325,6 +325,7 @@ func (h *Handler) WriteMarker(ctx context.Context, topic string, partition int32
 	}
 	ts := h.now().UnixMilli()
 	b := record.AppendControlBatch(nil, producerID, epoch, commit, coordinatorEpoch, ts)
+	record.SetPartitionLeaderEpoch(b, t.Partitions[partition].LeaderEpoch)
 	off, err := p.writeMarker(b, producerID, epoch, coordinatorEpoch, commit, ts)
 	if err != nil {
 		return err

@@ -59,6 +59,9 @@ func TestStoredBatchIsClientBytesExceptRewrittenFields(t *testing.T) {
 		batches := e.readAll("t", 0)
 		stored := batches[len(batches)-1]
 		// Only baseOffset (bytes 0-7) and the leader epoch (12-15) differ.
+		if epoch := int32(binary.BigEndian.Uint32(stored[12:])); epoch != 0 {
+			t.Fatalf("%v: stored leader epoch %d, want the partition's (0)", c, epoch)
+		}
 		if !bytes.Equal(stored[8:12], orig[8:12]) || !bytes.Equal(stored[16:], orig[16:]) {
 			t.Fatalf("%v: stored batch differs from the client's beyond the rewritten fields", c)
 		}

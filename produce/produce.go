@@ -292,6 +292,9 @@ func (h *Handler) appendJob(info RequestInfo, req *wire.ProduceRequest, j *job, 
 		answerValidation(j, p, err)
 		return scratch
 	}
+	// The leader stamps its epoch on every batch it appends; the field is
+	// outside the CRC (kafka-semantics.md §2.5).
+	record.SetPartitionLeaderEpoch(b, t.Partitions[j.resp.Partition].LeaderEpoch)
 
 	var verify func(int64, int16) errcode.Code
 	if h.verifier != nil && req.TransactionalID != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/chronik-go/chronik/errcode"
 	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/produce"
+	"github.com/chronik-go/chronik/record"
 	"github.com/chronik-go/chronik/segment"
 	"github.com/chronik-go/chronik/wire"
 )
@@ -20,11 +21,18 @@ const (
 	codeUnknownLeaderEpoch       errcode.Code = 75
 )
 
-// fetchPoll is how often a waiting fetch re-checks the high watermarks of
-// its partitions. Produce requests wake waiting fetches as they complete
-// (notifier); the poll catches the high watermark moving later, when a
-// background group commit covers acks=0 and acks=1 data.
+// fetchPoll is how often a waiting fetch re-checks the readable ends (high
+// watermark or last stable offset) of its partitions. Produce requests wake
+// waiting fetches as they complete (notifier); the poll catches the ends
+// moving later: a background group commit covering acks=0 and acks=1 data,
+// or a transaction marker.
 const fetchPoll = 5 * time.Millisecond
+
+// maxFetchWait caps a fetch's max_wait_ms. A long poll keeps its
+// connection's writer busy even after the client went away (the broker
+// learns of that only when it writes), so the wait is bounded; clients ask
+// for 0.5 s (librdkafka, sarama) to 5 s (franz-go).
+const maxFetchWait = 30 * time.Second
 
 // fetch answers Fetch (key 1) v4-v12 from the partition logs. The request
 // is decoded now (a malformed one closes the connection) and answered when
@@ -55,7 +63,7 @@ func (b *broker) fetchWait(ctx context.Context, req *wire.FetchRequest) *wire.Fe
 		// session was created, so a session-continuing request is unknown.
 		return &wire.FetchResponse{Version: req.Version, ErrorCode: code, Topics: []wire.FetchTopicResponse{}}
 	}
-	deadline := time.Now().Add(durationMs(req.MaxWaitMs))
+	deadline := time.Now().Add(min(durationMs(req.MaxWaitMs), maxFetchWait))
 	for {
 		wake := b.data.wait() // before reading, so a produce completing meanwhile wakes us
 		resp, n, failed, bounds := b.readFetch(req)
@@ -98,7 +106,7 @@ func (b *broker) boundsMoved(req *wire.FetchRequest, bounds []int64) bool {
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {
 			if bounds[i] >= 0 {
-				if l, err := b.handler.Log(t.Name, p.Partition); err == nil && l.HighWatermark() != bounds[i] {
+				if b.readableEnd(req, t.Name, p.Partition) != bounds[i] {
 					return true
 				}
 			}
@@ -106,6 +114,24 @@ func (b *broker) boundsMoved(req *wire.FetchRequest, bounds []int64) bool {
 		}
 	}
 	return false
+}
+
+// readableEnd returns what a fetch of the partition may read up to: the
+// high watermark, or the last stable offset for read_committed; -1 when
+// the partition cannot be read.
+func (b *broker) readableEnd(req *wire.FetchRequest, topic string, partition int32) int64 {
+	if req.IsolationLevel == wire.ReadCommitted {
+		lso, err := b.handler.LastStableOffset(topic, partition)
+		if err != nil {
+			return -1
+		}
+		return lso
+	}
+	l, err := b.handler.Log(topic, partition)
+	if err != nil {
+		return -1
+	}
+	return l.HighWatermark()
 }
 
 // sessionError checks the fetch session fields (v7+) against a broker that
@@ -177,21 +203,28 @@ func (b *broker) readPartition(req *wire.FetchRequest, topic *metadata.Topic, to
 		pr.ErrorCode = codeOf(err)
 		return -1
 	}
-	// The high watermark is the durable end. The last stable offset equals
-	// it while no transaction is open (kafka-semantics.md §4.10); this
-	// broker has no transaction coordinator, so none ever is.
+	// The high watermark is the durable end; the last stable offset ends
+	// what read_committed may see (kafka-semantics.md §4.10). It is read
+	// first: both only grow, so the answer never shows LSO > HW.
+	lso, err := b.handler.LastStableOffset(topic.Name, p.Partition)
+	if err != nil {
+		pr.ErrorCode = codeOf(err)
+		return -1
+	}
 	hw := l.HighWatermark()
-	pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = hw, hw, l.StartOffset()
+	pr.HighWatermark, pr.LastStableOffset, pr.LogStartOffset = hw, lso, l.StartOffset()
+	bound := hw
 	if req.IsolationLevel == wire.ReadCommitted {
+		bound = lso
 		pr.AbortedTransactions = []wire.AbortedTransaction{}
 	}
 	if limit > int(p.PartitionMaxBytes) {
 		limit = int(p.PartitionMaxBytes)
 	}
 	if have > 0 && limit <= 0 {
-		return hw
+		return bound
 	}
-	data, err := l.Read(p.FetchOffset, max(limit, 0), hw)
+	data, err := l.Read(p.FetchOffset, max(limit, 0), bound)
 	if err != nil {
 		var oor *segment.OffsetOutOfRangeError
 		if errors.As(err, &oor) {
@@ -204,12 +237,40 @@ func (b *broker) readPartition(req *wire.FetchRequest, topic *metadata.Topic, to
 	}
 	if have > 0 && len(data) > limit {
 		// Only the response's first batch may exceed the limits.
-		return hw
+		return bound
 	}
-	if data != nil {
-		pr.Records = data
+	if len(data) == 0 {
+		return bound
 	}
-	return hw
+	pr.Records = data
+	if req.IsolationLevel == wire.ReadCommitted {
+		// The aborted transactions overlapping the returned batches, so
+		// that the consumer drops their records (FetchResponse
+		// aborted_transactions).
+		aborted, err := b.handler.AbortedTransactions(topic.Name, p.Partition, p.FetchOffset, batchesEnd(data))
+		if err != nil {
+			*pr = wire.FetchPartitionResponse{Partition: p.Partition, ErrorCode: codeOf(err), HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1, PreferredReadReplica: -1, Records: []byte{}}
+			return -1
+		}
+		for _, a := range aborted {
+			pr.AbortedTransactions = append(pr.AbortedTransactions, wire.AbortedTransaction{ProducerID: a.ProducerID, FirstOffset: a.FirstOffset})
+		}
+	}
+	return bound
+}
+
+// batchesEnd returns one past the last offset of the whole batches in data.
+func batchesEnd(data []byte) int64 {
+	end := int64(-1)
+	for len(data) >= record.HeaderSize {
+		h := record.ReadHeader(data)
+		if h.Size() > len(data) || h.Size() < record.HeaderSize {
+			break
+		}
+		end = h.LastOffset() + 1
+		data = data[h.Size():]
+	}
+	return end
 }
 
 // checkLeaderEpoch compares a client's current_leader_epoch (v9+ of Fetch,

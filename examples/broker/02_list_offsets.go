@@ -25,12 +25,11 @@ const maxDecodedBatch = 64 << 20
 
 // listOffsets answers ListOffsets (key 2) v1-v7 per partition: earliest
 // (-2) is the log start offset, latest (-1) the high watermark (the last
-// stable offset for read_committed, v2+, which equals it while no
-// transaction is open), -3 (introduced with v7; Kafka's log honours it at
+// stable offset for read_committed, v2+), -3 (introduced with v7; Kafka's log honours it at
 // any version) the first record with the largest
 // timestamp, and any other timestamp the first record whose timestamp is at
 // least it (Kafka's UnifiedLog.fetchOffsetByTimestamp). Lookups see only
-// records below the high watermark; none found gives offset and timestamp
+// records below that same bound; none found gives offset and timestamp
 // -1 with no error, as in Kafka.
 func (b *broker) listOffsets(hdr wire.RequestHeader, body []byte) (produce.Reply, error) {
 	req := kmsg.NewPtrListOffsetsRequest()
@@ -55,7 +54,7 @@ func (b *broker) listOffsets(hdr wire.RequestHeader, body []byte) (produce.Reply
 				}
 				pi, _ := topic.Partition(rp.Partition)
 				p.LeaderEpoch = pi.LeaderEpoch
-				b.listPartitionOffset(rt.Topic, rp, &p)
+				b.listPartitionOffset(rt.Topic, req.IsolationLevel, rp, &p)
 			}
 			t.Partitions = append(t.Partitions, p)
 		}
@@ -65,13 +64,19 @@ func (b *broker) listOffsets(hdr wire.RequestHeader, body []byte) (produce.Reply
 }
 
 // listPartitionOffset fills p for one partition.
-func (b *broker) listPartitionOffset(topic string, rp kmsg.ListOffsetsRequestTopicPartition, p *kmsg.ListOffsetsResponseTopicPartition) {
+func (b *broker) listPartitionOffset(topic string, isolation int8, rp kmsg.ListOffsetsRequestTopicPartition, p *kmsg.ListOffsetsResponseTopicPartition) {
 	l, err := b.handler.Log(topic, rp.Partition)
 	if err != nil {
 		p.ErrorCode = int16(codeOf(err))
 		return
 	}
-	bound := l.HighWatermark() // LSO == HW: no transactions here
+	bound := l.HighWatermark()
+	if isolation == wire.ReadCommitted { // v2+: up to the last stable offset
+		if bound, err = b.handler.LastStableOffset(topic, rp.Partition); err != nil {
+			p.ErrorCode = int16(codeOf(err))
+			return
+		}
+	}
 	var off int64
 	var found bool
 	switch rp.Timestamp {

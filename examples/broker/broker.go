@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chronik-go/chronik/idempotence"
 	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/produce"
 	"github.com/chronik-go/chronik/storage"
@@ -41,7 +42,7 @@ type broker struct {
 	advertised hostPort
 	clusterID  string
 	apis       []apiRange // what ApiVersions advertises, by API key
-	pids       producerIDs
+	pids       *idempotence.IDAllocator
 	data       notifier // woken when produce requests complete
 	ready      atomic.Bool
 }
@@ -105,7 +106,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- addr
 	logger.Info("broker ready", "kafka", a.Kafka, "advertised", fmt.Sprintf("%s:%d", b.advertised.Host, b.advertised.Port),
 		"http", a.HTTP, "data", cfg.DataDir, "storage", storageLabel(cfg.Storage), "node", cfg.NodeID, "cluster", b.clusterID)
 	if ready != nil {
-		ready <- a
+		select {
+		case ready <- a:
+		case <-ctx.Done():
+		}
 	}
 
 	<-ctx.Done()
@@ -152,7 +156,7 @@ func open(ctx context.Context, cfg config, logger *slog.Logger) (_ *broker, err 
 	if b.handler, err = produce.New(cfg.Handler, b.meta, opts...); err != nil {
 		return nil, fmt.Errorf("broker: produce handler: %w", err)
 	}
-	b.pids.meta = b.meta
+	b.pids = idempotence.NewIDAllocator(b.meta)
 	b.apis = advertisedAPIs(cfg.Handler.EnableIdempotence)
 	b.registry.MustRegister(b.handler.Metrics().Collectors()...)
 	b.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -210,7 +214,15 @@ func (b *broker) accept(ctx context.Context, ln net.Listener, conns *sync.WaitGr
 			remote := c.RemoteAddr().String()
 			b.logger.Debug("connection opened", "remote", remote)
 			if err := produce.ServeConn(ctx, c, ccfg, b.dispatch); err != nil {
-				b.logger.Debug("connection closed", "remote", remote, "err", err)
+				// A request the broker does not serve says something about
+				// the client worth an operator's attention; I/O errors do not.
+				var ue *unsupportedError
+				var de *decodeError
+				if errors.As(err, &ue) || errors.As(err, &de) {
+					b.logger.Info("connection closed", "remote", remote, "err", err)
+				} else {
+					b.logger.Debug("connection closed", "remote", remote, "err", err)
+				}
 				return
 			}
 			b.logger.Debug("connection closed", "remote", remote)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 
 	"github.com/chronik-go/chronik/errcode"
 	"github.com/chronik-go/chronik/produce"
@@ -95,6 +96,13 @@ func (e *decodeError) Unwrap() error { return e.Err }
 // up reading the connection's next requests; the others are answered at
 // once. An error closes the connection.
 func (b *broker) dispatch(ctx context.Context, hdr wire.RequestHeader, body []byte) (produce.Reply, error) {
+	if b.logger.Enabled(ctx, slog.LevelDebug) {
+		client := ""
+		if hdr.ClientID != nil {
+			client = *hdr.ClientID
+		}
+		b.logger.Debug("request", "api", wire.APIName(hdr.APIKey), "version", hdr.APIVersion, "client", client, "correlation", hdr.CorrelationID)
+	}
 	if hdr.APIKey == wire.APIKeyAPIVersions {
 		return b.apiVersions(hdr, body)
 	}

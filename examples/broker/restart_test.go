@@ -241,7 +241,7 @@ func (p *brokerProcess) signal(t *testing.T, sig os.Signal) {
 // same directory and stops on SIGINT.
 func TestCommand(t *testing.T) {
 	dir := t.TempDir()
-	args := []string{"-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data", dir, "-storage", "none", "-log-level", "debug"}
+	args := []string{"-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data", dir, "-log-level", "debug"}
 	p := startProcess(t, args...)
 	if code, body := httpGet(t, "http://"+p.http+"/healthz"); code != 200 || strings.TrimSpace(body) != "ok" {
 		t.Fatalf("healthz: %d %q", code, body)

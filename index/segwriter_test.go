@@ -1,0 +1,82 @@
+package index
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	segment "github.com/blugelabs/bluge_segment_api"
+	"github.com/blugelabs/ice"
+)
+
+
+// checkSameSegment builds docs with ice.New and with our builder and
+// requires byte-identical persisted segments.
+func checkSameSegment(t *testing.T, docs []segment.Document) {
+	t.Helper()
+	norm := func(f string, n int) float32 { return bm25.ComputeNorm(n) }
+	want, _, err := ice.New(docs, norm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := newSegment(docs, norm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wb, gb bytes.Buffer
+	if _, err := want.(*ice.Segment).WriteTo(&wb, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := got.(*ice.Segment).WriteTo(&gb, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(wb.Bytes(), gb.Bytes()) {
+		w, g := wb.Bytes(), gb.Bytes()
+		i := 0
+		for i < len(w) && i < len(g) && w[i] == g[i] {
+			i++
+		}
+		t.Fatalf("segments differ: %d bytes vs ice's %d, first difference at %d", len(g), len(w), i)
+	}
+}
+
+func analysedDocs(c *genCorpus, n int, withCheckpoint bool) []segment.Document {
+	var out []segment.Document
+	for i := 0; i < n && i < len(c.docs); i++ {
+		d := &Document{Offset: int64(i), Timestamp: c.ts[i], Key: c.keys[i], Value: c.docs[i],
+			Headers: []Header{{Key: "h", Value: []byte(fmt.Sprintf("value %d", i%7))}}}
+		bd := newBdoc(d, nil)
+		bd.Analyze()
+		out = append(out, bd)
+	}
+	if withCheckpoint {
+		out = append(out, newCheckpointDoc(checkpointRecord{next: int64(n), partition: 3, written: 1}))
+	}
+	return out
+}
+
+func TestSegmentBuilderMatchesIce(t *testing.T) {
+	c := genDocs(2600, 9)
+	for _, n := range []int{1, 2, 50, 1023, 1024, 1025, 2600} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			checkSameSegment(t, analysedDocs(c, n, true))
+			checkSameSegment(t, analysedDocs(c, n, false))
+		})
+	}
+	t.Run("checkpoint only", func(t *testing.T) {
+		checkSameSegment(t, []segment.Document{newCheckpointDoc(checkpointRecord{next: 9})})
+	})
+	t.Run("odd values", func(t *testing.T) {
+		var docs []segment.Document
+		for i, v := range []string{`not json at all`, `"scalar"`, `[1,2,{"a":"x y z"}]`, `{"a":["p q","p q","r"],"b":{"a":1}}`, `{}`, ``, `{"e":"\u00e9t\u00e9 ÉTÉ"}`} {
+			d := &Document{Offset: int64(i), Value: []byte(v)}
+			if v == "" {
+				d.Value = nil
+			}
+			bd := newBdoc(d, nil)
+			bd.Analyze()
+			docs = append(docs, bd)
+		}
+		checkSameSegment(t, docs)
+	})
+}
