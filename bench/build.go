@@ -17,8 +17,9 @@ import (
 // profileHook is compiled into the broker binary, through go build
 // -overlay, only when CPU profiles are wanted; the repository is not
 // changed. With the environment variable set, SIGUSR1 starts a CPU profile
-// and SIGUSR2 stops it and renames it into place, so that a profile covers
-// exactly a run's produce phase.
+// and SIGUSR2 stops it, writes a heap profile beside it (path + ".heap")
+// and renames the CPU profile into place, so that a profile covers exactly
+// a run's produce phase.
 const profileHook = `package main
 
 import (
@@ -52,6 +53,10 @@ func init() {
 			case s == syscall.SIGUSR2 && f != nil:
 				pprof.StopCPUProfile()
 				f.Close()
+				if h, err := os.Create(path + ".heap"); err == nil {
+					pprof.Lookup("heap").WriteTo(h, 0)
+					h.Close()
+				}
 				os.Rename(path+".tmp", path)
 				f = nil
 			}
@@ -163,13 +168,14 @@ func lastLines(out []byte, n int) string {
 
 // profileTop writes `go tool pprof -top` of a profile next to it and
 // returns its first lines.
-func profileTop(ctx context.Context, bin, profile string, lines int) (string, error) {
-	cmd := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=30", bin, profile)
+func profileTop(ctx context.Context, bin, profile string, lines int, extra ...string) (string, error) {
+	args := append(append([]string{"tool", "pprof", "-top", "-nodecount=30"}, extra...), bin, profile)
+	cmd := exec.CommandContext(ctx, "go", args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("pprof %s: %w\n%s", profile, err, lastLines(out, 5))
 	}
-	if err := os.WriteFile(strings.TrimSuffix(profile, ".pprof")+".top.txt", out, 0o644); err != nil {
+	if err := os.WriteFile(profile+".top.txt", out, 0o644); err != nil {
 		return "", err
 	}
 	all := strings.Split(string(out), "\n")

@@ -253,10 +253,15 @@ func execute(ctx context.Context, o options, logOut io.Writer) (*report, error) 
 		case kindLater:
 			res = workloadResult{W: w, Skipped: "not measured yet (indexing and search are not built)"}
 		}
-		if b.profile && w.Kind == kindSideBySide {
+		if b.profile && (w.Kind == kindSideBySide || w.Kind == kindOverload) {
 			p := filepath.Join(o.profileDir, w.ID+".pprof")
 			if top, err := profileTop(ctx, b.bin, p, 22); err == nil {
 				b.logf("%s: hottest functions of our broker:\n%s", w.ID, top)
+			} else {
+				b.logf("%s: %v", w.ID, err)
+			}
+			if top, err := profileTop(ctx, b.bin, p+".heap", 22, "-sample_index=inuse_space"); err == nil {
+				b.logf("%s: heap in use of our broker at the end of the produce phase:\n%s", w.ID, top)
 			} else {
 				b.logf("%s: %v", w.ID, err)
 			}

@@ -67,6 +67,9 @@ func workloads() []workload {
 		MaxRecords: 256 << 10, MaxDuration: 6 * time.Second, BufferBytes: 64 << 20}
 	p1 := kib
 	p1.AcksAll = true
+	p1lat := p1
+	p1lat.Rate = 20000
+	p1lat.MaxDuration = 5 * time.Second
 	p1x8 := p1
 	p1x8.Partitions = 8
 	p2 := kib
@@ -93,6 +96,10 @@ func workloads() []workload {
 			Goal: ">= 1.3x kfake with fsync per batch", GoalRatio: 1.3,
 			Spec: p1x8, Peer: peerSync, Limit: limitFsync,
 			Notes: "our broker: fsync group commit before every acks=all answer (defaults)"},
+		{ID: "P1-lat", Target: "P1", Title: "acks=all idempotent, 1 KiB, 1 partition, paced at 20k records/s",
+			Goal: "informational: produce latency below saturation",
+			Spec: p1lat, Peer: peerSync, Limit: limitFsync,
+			Notes: "both brokers get the same offered load (about 20 MB/s), so latency is not client queueing; our broker with its defaults"},
 		{ID: "P2", Target: "P2", Title: "acks=1, 1 KiB, 1 partition, page cache",
 			Goal: ">= 1.0x kfake writing segment files", GoalRatio: 1.0,
 			Spec: p2, Peer: peerSegments, Broker: rareFsync, Limit: limitPageCache,

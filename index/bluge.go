@@ -273,6 +273,11 @@ func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
 		WithPersisterNapTimeMSec(int(x.opts.PersistDelay / time.Millisecond))
 	cfg.NumAnalysisWorkers = 0
 	cfg.AnalysisChan = x.work
+	// Fresh segments are written to disk as they are; only a pile of
+	// small ones (a trickle of tiny batches) is merged in memory first.
+	// Merging a few large segments before persisting would rewrite every
+	// document once more for little gain.
+	cfg.MinSegmentsForInMemoryMerge = 8
 	cfg.MergePlanOptions = mergeplan.DefaultMergePlanOptions
 	cfg.MergePlanOptions.MaxSegmentsPerTier = x.opts.SegmentsPerTier
 	cfg.MergePlanOptions.SegmentsPerMergeTask = x.opts.SegmentsPerTier

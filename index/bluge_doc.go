@@ -74,6 +74,17 @@ var mapperPool = sync.Pool{New: func() any { return new(mapper) }}
 func newBdoc(src *Document, filter []string) *bdoc {
 	d := bdocPool.Get().(*bdoc)
 	d.src, d.filter = src, filter
+	if cap(d.terms) == 0 {
+		// Room for a typical log record at once, rather than growing.
+		d.fields = make([]bfield, 0, 64)
+		d.terms = make([]bterm, 0, 256)
+		d.order = make([]int32, 0, 256)
+		d.buf = make([]byte, 0, 2048)
+		d.occT = make([]int32, 0, 256)
+		d.occP = make([]int32, 0, 256)
+		d.locs = make([]bloc, 0, 256)
+		d.table = make([]int32, 1024)
+	}
 	return d
 }
 

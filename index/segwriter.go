@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring"
 	"github.com/blevesearch/vellum"
@@ -70,8 +71,9 @@ type segmentBuilder struct {
 	table []int32
 	seed  maphash.Seed
 
-	posts []spost
-	locs  []uint32
+	posts  []spost // in document order
+	sorted []spost // grouped by term, each group in document order
+	locs   []uint32
 
 	tmp     []byte
 	meta    []byte
@@ -80,6 +82,7 @@ type segmentBuilder struct {
 	docVals [][]byte
 	ids     []uint32
 	snap    []byte
+	roar    []byte
 	tfC     chunkedInts
 	locC    chunkedInts
 	builder *vellum.Builder
@@ -87,25 +90,50 @@ type segmentBuilder struct {
 }
 
 type sterm struct {
-	field       int32
-	off, n      int32
-	first, last int32 // posting list (linked through spost.next)
-	count       int32
+	field  int32
+	off, n int32
+	first  int32 // postings of the term: sorted[first : first+count]
+	count  int32
 }
 
 type spost struct {
-	doc      uint32
-	freq     uint32
-	norm     float32
-	locOff   uint32
-	locN     uint32
-	next     int32
-	hasLocs  bool
+	term    int32
+	doc     uint32
+	freq    uint32
+	norm    float32
+	locOff  uint32
+	locN    uint32
+	hasLocs bool
 }
 
 var segmentBuilders = sync.Pool{New: func() any {
 	return &segmentBuilder{fieldIDs: make(map[string]int), seed: maphash.MakeSeed()}
 }}
+
+// builderHints remembers the sizes the last segment needed, so that a
+// fresh builder (the pool drops them at garbage collection) allocates its
+// large arrays once instead of growing them by doubling.
+var builderHints struct {
+	posts, terms, arena, locs, buf atomic.Int64
+}
+
+func (b *segmentBuilder) presize() {
+	if cap(b.posts) == 0 {
+		b.posts = make([]spost, 0, builderHints.posts.Load())
+		b.terms = make([]sterm, 0, builderHints.terms.Load())
+		b.arena = make([]byte, 0, builderHints.arena.Load())
+		b.locs = make([]uint32, 0, builderHints.locs.Load())
+		b.buf.Grow(int(builderHints.buf.Load()))
+	}
+}
+
+func (b *segmentBuilder) remember() {
+	builderHints.posts.Store(int64(len(b.posts)))
+	builderHints.terms.Store(int64(len(b.terms)))
+	builderHints.arena.Store(int64(len(b.arena)))
+	builderHints.locs.Store(int64(len(b.locs)))
+	builderHints.buf.Store(int64(b.buf.Len()))
+}
 
 // newSegment is the New function of our ice segment plugin.
 func newSegment(results []segment.Document, normCalc func(string, int) float32) (segment.Segment, uint64, error) {
@@ -189,6 +217,8 @@ func (b *segmentBuilder) u64(v uint64) {
 
 func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, int) float32) ([]byte, error) {
 	b.reset()
+	b.presize()
+	defer b.remember()
 	numDocs := uint64(len(docs))
 
 	// Field IDs: _id first, then the others sorted (ice's order).
@@ -234,7 +264,7 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 			for _, ti := range order {
 				t := &terms[ti]
 				sid := b.termID(int32(fid), t.term)
-				p := spost{doc: uint32(docNum), freq: uint32(t.freq), norm: norm, next: -1, locOff: uint32(len(b.locs))}
+				p := spost{term: sid, doc: uint32(docNum), freq: uint32(t.freq), norm: norm, locOff: uint32(len(b.locs))}
 				if len(t.locs) > 0 {
 					p.hasLocs = true
 					p.locN = uint32(len(t.locs))
@@ -242,19 +272,31 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 						b.locs = append(b.locs, uint32(l.pos))
 					}
 				}
-				pi := int32(len(b.posts))
 				b.posts = append(b.posts, p)
-				st := &b.terms[sid]
-				if st.first < 0 {
-					st.first = pi
-				} else {
-					b.posts[st.last].next = pi
-				}
-				st.last = pi
-				st.count++
+				b.terms[sid].count++
 			}
 		}
 	}
+	// Group postings by term (a counting sort keeps document order), so
+	// each term's postings are read contiguously.
+	n := int32(0)
+	for i := range b.terms {
+		b.terms[i].first = n
+		n += b.terms[i].count
+	}
+	if cap(b.sorted) < len(b.posts) {
+		b.sorted = make([]spost, len(b.posts))
+	}
+	b.sorted = b.sorted[:len(b.posts)]
+	fill := b.ids[:0]
+	for i := range b.terms {
+		fill = append(fill, uint32(b.terms[i].first))
+	}
+	for _, p := range b.posts {
+		b.sorted[fill[p.term]] = p
+		fill[p.term]++
+	}
+	b.ids = fill[:0]
 
 	// Stored fields and their index.
 	offsets := make([]uint64, numDocs)
@@ -316,9 +358,9 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 				return nil, err
 			}
 			if b.dv[fid] {
-				for pi := b.terms[sid].first; pi >= 0; pi = b.posts[pi].next {
-					d := b.posts[pi].doc
-					b.docVals[d] = append(append(b.docVals[d], term...), termSeparator)
+				t := &b.terms[sid]
+				for _, p := range b.sorted[t.first : t.first+t.count] {
+					b.docVals[p.doc] = append(append(b.docVals[p.doc], term...), termSeparator)
 				}
 			}
 		}
@@ -397,7 +439,7 @@ func (b *segmentBuilder) termID(field int32, term []byte) int32 {
 		h = (h + 1) & mask
 	}
 	id := int32(len(b.terms))
-	b.terms = append(b.terms, sterm{field: field, off: int32(len(b.arena)), n: int32(len(term)), first: -1, last: -1})
+	b.terms = append(b.terms, sterm{field: field, off: int32(len(b.arena)), n: int32(len(term))})
 	b.arena = append(b.arena, term...)
 	b.table[h] = id + 1
 	return id
@@ -497,8 +539,8 @@ func (b *segmentBuilder) writePostings(sid int32, fid int, numDocs uint64) (uint
 	tf.reset(chunks)
 	lc.reset(chunks)
 	b.ids = b.ids[:0]
-	for pi := t.first; pi >= 0; pi = b.posts[pi].next {
-		p := &b.posts[pi]
+	for i := range b.sorted[t.first : t.first+t.count] {
+		p := &b.sorted[int(t.first)+i]
 		chunk := int(uint64(p.doc) / chunkSize)
 		fh := uint64(p.freq) << 1
 		if p.hasLocs {
@@ -521,18 +563,41 @@ func (b *segmentBuilder) writePostings(sid int32, fid int, numDocs uint64) (uint
 	lc.close()
 	tfOff := b.writeChunked(tf)
 	locOff := b.writeChunked(lc)
-	bm := roaring.New()
-	bm.AddMany(b.ids)
-	rb, err := bm.ToBytes()
+	rb, err := appendRoaring(b.roar[:0], b.ids)
 	if err != nil {
 		return 0, err
 	}
+	b.roar = rb
 	off := uint64(b.buf.Len())
 	b.uvarint(tfOff)
 	b.uvarint(locOff)
 	b.uvarint(uint64(len(rb)))
 	b.write(rb)
 	return off, nil
+}
+
+// appendRoaring appends the roaring bitmap serialization of ids
+// (ascending). The common case, one array container (at most 4096 ids,
+// all below 65536), is written directly in roaring's portable format:
+// cookie 12346 and the container count (uint32 LE), the container's key
+// and cardinality-1 (uint16 LE), its offset (uint32 LE), then the ids
+// (uint16 LE). Anything else goes through the roaring library.
+func appendRoaring(dst []byte, ids []uint32) ([]byte, error) {
+	if n := len(ids); n > 0 && n <= 4096 && ids[n-1] < 1<<16 {
+		dst = binary.LittleEndian.AppendUint32(dst, 12346)
+		dst = binary.LittleEndian.AppendUint32(dst, 1)
+		dst = binary.LittleEndian.AppendUint16(dst, 0)
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(n-1))
+		dst = binary.LittleEndian.AppendUint32(dst, 16)
+		for _, id := range ids {
+			dst = binary.LittleEndian.AppendUint16(dst, uint16(id))
+		}
+		return dst, nil
+	}
+	bm := roaring.New()
+	bm.AddMany(ids)
+	rb, err := bm.ToBytes()
+	return append(dst, rb...), err
 }
 
 func uvarintLen(x uint64) int {
