@@ -3,9 +3,12 @@ package produce
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chronik-go/chronik/compress"
+	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/record"
 	"github.com/chronik-go/chronik/wire"
 )
@@ -32,11 +35,13 @@ func benchRequest(b *testing.B, codec compress.Codec) (*wire.ProduceRequest, int
 	return req, raw
 }
 
-// BenchmarkHandleProduce measures HandleProduce in process: 8 partitions of
-// one 16 KiB batch per request, acks=1, with fsync left to the flush
-// policy's large thresholds (page cache only). Throughput is of the
-// uncompressed record bytes; after the run every partition's log end
-// offset is checked against the records acknowledged.
+// BenchmarkHandleProduce measures HandleProduce in process: requests of one
+// 16 KiB batch for each of 8 partitions, acks=1, fsync left to the flush
+// policy's large thresholds (page cache only), sent by GOMAXPROCS
+// goroutines at once (each on its own 8 partitions, as separate producer
+// connections would). Throughput is of the uncompressed record bytes;
+// after the run every partition's log end offset is checked against the
+// records acknowledged.
 func BenchmarkHandleProduce(b *testing.B) {
 	for _, codec := range []compress.Codec{compress.None, compress.Zstd} {
 		b.Run(codec.String(), func(b *testing.B) {
@@ -45,36 +50,58 @@ func BenchmarkHandleProduce(b *testing.B) {
 			cfg.BatchSize = 1 << 30
 			cfg.Linger = 0
 			cfg.BufferMemory = 256 << 20
-			meta := newBenchMeta(b)
+			procs := runtime.GOMAXPROCS(0)
+			meta := metadata.NewMemory(1)
+			if _, err := meta.CreateTopic(context.Background(), "bench", int32(8*procs), nil, nil); err != nil {
+				b.Fatal(err)
+			}
 			h, err := New(cfg, meta)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer h.Close()
-			req, raw := benchRequest(b, codec)
+			reqs := make(chan *wire.ProduceRequest, procs)
+			raw := 0
+			for g := 0; g < procs; g++ {
+				req, n := benchRequest(b, codec)
+				for i := range req.Topics[0].Partitions {
+					req.Topics[0].Partitions[i].Partition += int32(8 * g)
+				}
+				reqs <- req
+				raw = n
+			}
+			var requests atomic.Int64
 			b.SetBytes(int64(raw))
 			b.ReportAllocs()
 			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				for _, p := range req.Topics[0].Partitions {
-					record.SetBaseOffset(p.Records, 0)
-				}
-				resp, err := h.HandleProduce(context.Background(), RequestInfo{}, req)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, p := range resp.Topics[0].Partitions {
-					if p.ErrorCode != 0 {
-						b.Fatalf("partition %d: %v", p.Partition, p.ErrorCode)
+			b.RunParallel(func(pb *testing.PB) {
+				req := <-reqs
+				for pb.Next() {
+					for _, p := range req.Topics[0].Partitions {
+						record.SetBaseOffset(p.Records, 0)
 					}
+					resp, err := h.HandleProduce(context.Background(), RequestInfo{}, req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					for _, p := range resp.Topics[0].Partitions {
+						if p.ErrorCode != 0 {
+							b.Errorf("partition %d: %v", p.Partition, p.ErrorCode)
+							return
+						}
+					}
+					requests.Add(1)
 				}
-			}
+			})
 			b.StopTimer()
-			for p := int32(0); p < 8; p++ {
+			var records int64
+			for p := int32(0); p < int32(8*procs); p++ {
 				l, _ := h.Log("bench", p)
-				if got := l.NextOffset(); got != int64(16*b.N) {
-					b.Fatalf("partition %d holds %d records, want %d", p, got, 16*b.N)
-				}
+				records += l.NextOffset()
+			}
+			if want := 8 * 16 * requests.Load(); records != want {
+				b.Fatalf("the partitions hold %d records, %d were acknowledged", records, want)
 			}
 		})
 	}

@@ -253,10 +253,3 @@ func headerOf(b []byte) *record.Header {
 	return &h
 }
 
-func newBenchMeta(b *testing.B) *metadata.Memory {
-	meta := metadata.NewMemory(1)
-	if _, err := meta.CreateTopic(context.Background(), "bench", 8, nil, nil); err != nil {
-		b.Fatal(err)
-	}
-	return meta
-}
