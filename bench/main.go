@@ -6,7 +6,7 @@
 // It is its own module so that its dependencies (kfake, gonum/plot) stay
 // out of the library's go.mod. Run it from this directory:
 //
-//	cd bench && go run .            # full run, 3 runs per side, about 12 minutes
+//	cd bench && go run .            # full run, 3 runs per side, about 10-12 minutes
 //	cd bench && go run . -quick     # smoke run, 1 run per side, 1-2 minutes
 //	go -C bench run . -workloads P1,P3 -runs 5
 //

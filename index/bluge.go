@@ -20,8 +20,6 @@ import (
 	blugeindex "github.com/blugelabs/bluge/index"
 	"github.com/blugelabs/bluge/index/mergeplan"
 	"github.com/blugelabs/bluge/search"
-	"github.com/blugelabs/bluge/search/aggregations"
-	"github.com/blugelabs/bluge/search/collector"
 	"github.com/blugelabs/bluge/search/similarity"
 	segment "github.com/blugelabs/bluge_segment_api"
 	"github.com/blugelabs/ice"
@@ -697,13 +695,6 @@ type partHit struct {
 	rank   int
 }
 
-var searchAggs = func() search.Aggregations {
-	a := make(search.Aggregations)
-	a.Add("count", aggregations.CountMatches())
-	a.Add("max_score", aggregations.MaxStartingAt(search.DocumentScore(), 0))
-	return a
-}
-
 var searchOptions = search.SearcherOptions{
 	SimilarityForField: func(string) search.Similarity { return bm25 },
 	DefaultSearchField: "_all",
@@ -793,52 +784,119 @@ func searchPartition(ctx context.Context, snap *blugeindex.Snapshot, p *bpart, q
 	if err != nil {
 		return out, queryFailure(err)
 	}
-	order := blugeSortOrder(req.Sort, p.id)
-	n := req.From + req.Size
-	it, err := collector.NewTopNCollector(n, 0, order).Collect(ctx, searchAggs(), s)
-	if err != nil {
-		if ctx.Err() != nil {
-			return out, ctx.Err()
+	if len(req.Sort) == 0 {
+		return searchByScore(ctx, snap, p, s, req.From+req.Size)
+	}
+	return searchBySort(ctx, snap, p, s, req)
+}
+
+// searchByScore collects the n best hits by score (ties in index
+// order), the total and the maximum score, without bluge's generic
+// collector: no sort keys or aggregation buckets are computed per match,
+// so counting many matches stays cheap.
+func searchByScore(ctx context.Context, snap *blugeindex.Snapshot, p *bpart, s search.Searcher, n int) (partHits, error) {
+	out := partHits{part: p.id}
+	defer s.Close()
+	sctx := search.NewSearchContext(s.DocumentMatchPoolSize(), 0)
+	top := make(scoreHeap, 0, min(n, 1024))
+	for i := 0; ; i++ {
+		if i&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				return out, err
+			}
 		}
-		return out, &StorageError{"search", p.dir, err}
-	}
-	aggs := it.Aggregations()
-	out.total = int64(aggs.Count())
-	if out.total > 0 {
-		out.maxScore = aggs.Metric("max_score")
-	}
-	dvr, err := snap.DocumentValueReader([]string{fieldOffset})
-	if err != nil {
-		return out, &StorageError{"search", p.dir, err}
-	}
-	for rank := 0; ; rank++ {
-		dm, err := it.Next()
+		dm, err := s.Next(sctx)
 		if err != nil {
 			return out, &StorageError{"search", p.dir, err}
 		}
 		if dm == nil {
 			break
 		}
-		h := partHit{offset: -1, score: dm.Score, rank: rank}
-		err = dvr.VisitDocumentValues(dm.Number, func(field string, term []byte) {
+		out.total++
+		if out.total == 1 || dm.Score > out.maxScore {
+			out.maxScore = dm.Score
+		}
+		if n > 0 {
+			h := scored{num: dm.Number, score: dm.Score}
+			switch {
+			case len(top) < n:
+				top.push(h)
+			case h.better(top[0]):
+				top[0] = h
+				top.down(0)
+			}
+		}
+		sctx.DocumentMatchPool.Put(dm)
+	}
+	sort.Slice(top, func(i, j int) bool { return top[i].better(top[j]) })
+	if len(top) == 0 {
+		return out, nil
+	}
+	dvr, err := snap.DocumentValueReader([]string{fieldOffset})
+	if err != nil {
+		return out, &StorageError{"search", p.dir, err}
+	}
+	for rank, h := range top {
+		ph := partHit{offset: -1, score: h.score, rank: rank}
+		err := dvr.VisitDocumentValues(h.num, func(_ string, term []byte) {
 			if len(term) > 0 && term[0] == 0x20 {
-				if v, err := decodeShift0(term); err == nil {
-					h.offset = v
-				}
+				ph.offset, _ = decodeShift0(term)
 			}
 		})
 		if err != nil {
 			return out, &StorageError{"search", p.dir, err}
 		}
-		if len(req.Sort) > 0 {
-			h.keys = make([][]byte, len(req.Sort))
-			for i, sf := range req.Sort {
-				h.keys[i] = sortValueForHit(sf.Field, append([]byte(nil), dm.SortValue[i]...), dm.Score)
-			}
-		}
-		out.hits = append(out.hits, h)
+		out.hits = append(out.hits, ph)
 	}
 	return out, nil
+}
+
+// scored is a candidate hit; scoreHeap keeps the worst at the root.
+type scored struct {
+	num   uint64
+	score float64
+}
+
+// better orders hits: higher score first, then lower document number.
+func (a scored) better(b scored) bool {
+	if a.score != b.score {
+		return a.score > b.score
+	}
+	return a.num < b.num
+}
+
+type scoreHeap []scored
+
+func (h *scoreHeap) push(x scored) {
+	*h = append(*h, x)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !s[parent].better(s[i]) {
+			break
+		}
+		s[parent], s[i] = s[i], s[parent]
+		i = parent
+	}
+}
+
+func (h scoreHeap) down(i int) {
+	for {
+		worst := i
+		l, r := 2*i+1, 2*i+2
+		if l < len(h) && h[worst].better(h[l]) {
+			worst = l
+		}
+		if r < len(h) && h[worst].better(h[r]) {
+			worst = r
+		}
+		if worst == i {
+			return
+		}
+		h[i], h[worst] = h[worst], h[i]
+		i = worst
+	}
 }
 
 // queryFailure turns a bluge error while building searchers (an invalid
@@ -881,7 +939,7 @@ func mergePartHits(parts []partHits, req *Request) *Result {
 			}
 		}
 		for k, s := range req.Sort {
-			if c := compareBlugeKeys(a.h.keys[k], b.h.keys[k], s.Desc); c != 0 {
+			if c := compareSortKeys(a.h.keys[k], b.h.keys[k], s.Desc); c != 0 {
 				return c < 0
 			}
 		}
@@ -902,26 +960,6 @@ func mergePartHits(parts []partHits, req *Request) *Result {
 		res.Hits = append(res.Hits, h)
 	}
 	return res
-}
-
-// compareBlugeKeys orders bluge sort values, whose missing values are
-// already the sentinels that sort last.
-func compareBlugeKeys(a, b []byte, desc bool) int {
-	c := compareBytes(a, b)
-	if desc {
-		c = -c
-	}
-	return c
-}
-
-func compareBytes(a, b []byte) int {
-	switch {
-	case string(a) < string(b):
-		return -1
-	case string(a) > string(b):
-		return 1
-	}
-	return 0
 }
 
 // segment.Term check: the checkpoint term satisfies bluge's interface.

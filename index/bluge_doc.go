@@ -4,8 +4,8 @@ import (
 	"hash/maphash"
 	"sync"
 
-	segment "github.com/blugelabs/bluge_segment_api"
 	"github.com/blugelabs/bluge/numeric"
+	segment "github.com/blugelabs/bluge_segment_api"
 )
 
 // numericStep is the precision step of indexed integers: each value is
@@ -20,6 +20,7 @@ const (
 	optIndex     = 1 << iota // terms go into the inverted index
 	optStore                 // the value is stored
 	optDocValues             // terms are kept per document (sorting)
+	optNumeric               // prefix-coded integers: doc values keep only the full-precision term
 )
 
 // bdoc is one record prepared for bluge's segment builder: it implements
@@ -226,7 +227,7 @@ func (d *bdoc) keyword(field string, value []byte) {
 
 // number implements sink: the prefix-coded terms of v at every shift.
 func (d *bdoc) number(field string, v int64) {
-	f := d.field(field, optIndex|optDocValues)
+	f := d.field(field, optIndex|optDocValues|optNumeric)
 	d.fields[f].length++
 	if len(d.pre) < 16 {
 		d.pre = make([]byte, 16)

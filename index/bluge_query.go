@@ -1,7 +1,6 @@
 package index
 
 import (
-	"bytes"
 	"math"
 
 	"github.com/blugelabs/bluge"
@@ -160,91 +159,6 @@ func splitRange(lo, hi int64, step uint, emit func(shift uint, lo, hi int64)) {
 		}
 		lo, hi = nextLo, nextHi
 	}
-}
-
-// keySource computes a document's sort key from its doc values (see
-// sortkey.go): the smallest value ascending, the largest descending.
-type keySource struct {
-	kind   sortKind
-	fields []string // internal fields; "" is a placeholder
-	desc   bool
-}
-
-func (s *keySource) Fields() []string {
-	var out []string
-	for _, f := range s.fields {
-		if f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
-func (s *keySource) Value(dm *search.DocumentMatch) []byte {
-	for i, f := range s.fields {
-		if f == "" {
-			continue
-		}
-		var best []byte
-		for _, v := range dm.DocValues(f) {
-			var k []byte
-			if s.kind == sortKeyword {
-				k = keywordKey(v)
-			} else {
-				if len(v) == 0 || v[0] != numeric.ShiftStartInt64 {
-					continue // a coarser prefix term
-				}
-				n, err := numeric.PrefixCoded(v).Int64()
-				if err != nil {
-					continue
-				}
-				k = typedKey(byte(tagNumber+i), n)
-			}
-			if c := bytes.Compare(k, best); best == nil || (!s.desc && c < 0) || (s.desc && c > 0) {
-				best = k
-			}
-		}
-		if best != nil {
-			return best
-		}
-	}
-	return nil
-}
-
-// blugeSortOrder builds the sort order of a request for one partition.
-func blugeSortOrder(order []SortField, partition int32) search.SortOrder {
-	if len(order) == 0 {
-		return search.SortOrder{search.SortBy(search.DocumentScore()).Desc()}
-	}
-	out := make(search.SortOrder, 0, len(order))
-	for _, s := range order {
-		var src search.TextValueSource
-		switch s.Field {
-		case "_score":
-			src = search.DocumentScore()
-		case "_partition":
-			src = search.ConstantTextValueSource(intKey(int64(partition)))
-		default:
-			kind, fields := sortFields(s.Field)
-			src = &keySource{kind: kind, fields: fields, desc: s.Desc}
-		}
-		so := search.SortBy(src)
-		if s.Desc {
-			so.Desc()
-		}
-		out = append(out, so)
-	}
-	return out
-}
-
-// sortValueForHit converts the bluge sort value of one field to the
-// shared key form.
-func sortValueForHit(field string, v []byte, score float64) []byte {
-	switch field {
-	case "_score":
-		return scoreKey(score)
-	}
-	return v
 }
 
 // maxFloat is math.Max without NaN surprises for scores.

@@ -3,7 +3,6 @@ package index
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"sort"
 	"strconv"
@@ -573,6 +572,3 @@ func sortParam(s string) ([]SortField, error) {
 	}
 	return out, nil
 }
-
-// describeQuery renders a query for logs and errors.
-func describeQuery(q Query) string { return fmt.Sprintf("%T", q) }

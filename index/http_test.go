@@ -87,7 +87,9 @@ func hitsOf(v map[string]any) []map[string]any {
 
 func TestHTTPSearchQueries(t *testing.T) {
 	h := newHTTPEnv(t)
-	has := func(w string) func(*produced) bool { return func(p *produced) bool { return slices.Contains(p.words, w) } }
+	has := func(w string) func(*produced) bool {
+		return func(p *produced) bool { return slices.Contains(p.words, w) }
+	}
 	cases := []struct {
 		name string
 		body string

@@ -65,7 +65,7 @@ type PipelineOptions struct {
 func (o *PipelineOptions) Validate() error {
 	var errs []error
 	if o.Workers < 0 || o.Workers > 1024 {
-		errs = append(errs, fmt.Errorf("Workers %d must be between 0 and 1024", o.Workers))
+		errs = append(errs, fmt.Errorf("option Workers %d must be between 0 and 1024", o.Workers))
 	}
 	if o.BatchDocs < 0 {
 		errs = append(errs, fmt.Errorf("BatchDocs %d is negative", o.BatchDocs))

@@ -189,7 +189,7 @@ func TestPipelineTransactions(t *testing.T) {
 		}
 		return s.build(t)
 	}
-	e.produce("tx", 0, -1, plain("plain"))                     // 0
+	e.produce("tx", 0, -1, plain("plain"))                         // 0
 	e.produceReq("tx", 0, -1, &txn, txnBatch(10, 0, "aborted", 3)) // 1-3
 	e.produceReq("tx", 0, -1, &txn, txnBatch(11, 0, "committed", 2))
 	e.produce("tx", 0, -1, plain("plain")) // 6

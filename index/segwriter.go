@@ -48,6 +48,7 @@ import (
 // end offsets, their byte length and the chunk count (uint64 BE).
 
 const (
+	shift0         = 0x20 // first byte of a full-precision prefix-coded integer
 	iceChunkMode   = 1025 // ice's chunkModeV1
 	legacyChunk    = 1024 // doc values chunking
 	termSeparator  = 0xFF
@@ -63,6 +64,13 @@ type segmentBuilder struct {
 	docs     []uint64 // per field: documents having it
 	freqs    []uint64 // per field: tokens
 	dv       []bool   // per field: has doc values
+	numeric  []bool   // per field: holds prefix-coded integers
+
+	// fullDocValues keeps every term in doc values, as ice.New does
+	// (tests compare the two builders byte for byte); by default numeric
+	// fields keep only their full-precision (shift 0) term, the one
+	// sorting reads, which makes doc values about 8 times smaller.
+	fullDocValues bool
 	byField  [][]int32
 
 	// Terms of all fields: (field, term) -> term index.
@@ -190,6 +198,7 @@ func (b *segmentBuilder) reset() {
 	b.docs = b.docs[:0]
 	b.freqs = b.freqs[:0]
 	b.dv = b.dv[:0]
+	b.numeric = b.numeric[:0]
 	for i := range b.byField {
 		b.byField[i] = b.byField[i][:0]
 	}
@@ -241,6 +250,7 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 	b.docs = append(b.docs, make([]uint64, nf)...)
 	b.freqs = append(b.freqs, make([]uint64, nf)...)
 	b.dv = append(b.dv, make([]bool, nf)...)
+	b.numeric = append(b.numeric, make([]bool, nf)...)
 	for len(b.byField) < nf {
 		b.byField = append(b.byField, nil)
 	}
@@ -255,6 +265,9 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 			b.freqs[fid] += uint64(f.length)
 			if f.opts&optDocValues != 0 {
 				b.dv[fid] = true
+			}
+			if f.opts&optNumeric != 0 {
+				b.numeric[fid] = true
 			}
 			terms, order := fieldTerms(d, i, f)
 			if len(order) == 0 {
@@ -357,7 +370,7 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 			if err := b.builder.Insert(term, off); err != nil {
 				return nil, err
 			}
-			if b.dv[fid] {
+			if b.dv[fid] && (b.fullDocValues || !b.numeric[fid] || (len(term) > 0 && term[0] == shift0)) {
 				t := &b.terms[sid]
 				for _, p := range b.sorted[t.first : t.first+t.count] {
 					b.docVals[p.doc] = append(append(b.docVals[p.doc], term...), termSeparator)
@@ -483,7 +496,6 @@ type chunkedInts struct {
 	data []byte
 	lens []uint64
 	cur  int
-	open bool
 	n    int // bytes of the current chunk
 }
 

@@ -3,12 +3,12 @@ package index
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
 	"testing"
 
 	segment "github.com/blugelabs/bluge_segment_api"
 	"github.com/blugelabs/ice"
 )
-
 
 // checkSameSegment builds docs with ice.New and with our builder and
 // requires byte-identical persisted segments.
@@ -19,7 +19,12 @@ func checkSameSegment(t *testing.T, docs []segment.Document) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := newSegment(docs, norm)
+	b := &segmentBuilder{fieldIDs: make(map[string]int), seed: maphash.MakeSeed(), fullDocValues: true}
+	data, err := b.build(docs, norm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ice.Load(segment.NewDataBytes(data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,4 +84,41 @@ func TestSegmentBuilderMatchesIce(t *testing.T) {
 		}
 		checkSameSegment(t, docs)
 	})
+}
+
+// TestSegmentBuilderDocValues checks the default, smaller doc values: a
+// numeric field keeps only its full-precision term, keywords keep theirs.
+func TestSegmentBuilderDocValues(t *testing.T) {
+	c := genDocs(50, 5)
+	docs := analysedDocs(c, 50, true)
+	seg, _, err := newSegment(docs, func(string, int) float32 { return 1 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	dvr, err := seg.DocumentValueReader([]string{fieldOffset, "level.keyword"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := uint64(0); d < 50; d++ {
+		var offs []int64
+		var levels []string
+		err := dvr.VisitDocumentValues(d, func(field string, term []byte) {
+			switch field {
+			case fieldOffset:
+				if term[0] != shift0 {
+					t.Fatalf("doc %d: coarse term %x in doc values", d, term)
+				}
+				v, _ := decodeShift0(term)
+				offs = append(offs, v)
+			case "level.keyword":
+				levels = append(levels, string(term))
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(offs) != 1 || offs[0] != int64(d) || len(levels) != 1 {
+			t.Fatalf("doc %d: doc values %v %v", d, offs, levels)
+		}
+	}
 }

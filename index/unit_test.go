@@ -244,7 +244,7 @@ func TestDocID(t *testing.T) {
 }
 
 func TestSortKeys(t *testing.T) {
-	vals := []float64{math.Inf(-1), -1e300, -2.5, -0.0, 0, 1e-300, 3, 1e300}
+	vals := []float64{math.Inf(-1), -1e300, -2.5, math.Copysign(0, -1), 0, 1e-300, 3, 1e300}
 	for i := 1; i < len(vals); i++ {
 		a, b := typedKey(tagNumber, floatKey(vals[i-1])), typedKey(tagNumber, floatKey(vals[i]))
 		if compareSortKeys(a, b, false) > 0 {
@@ -362,4 +362,20 @@ func FuzzSearchBody(f *testing.F) {
 			t.Fatalf("%q: resolve error %T %v", b, err, err)
 		}
 	})
+}
+
+// TestAnalyzerASCII compares the ASCII fast path with bluge's analyzer on
+// random strings over the characters its rules treat specially.
+func TestAnalyzerASCII(t *testing.T) {
+	const alphabet = "aZq09_:.,;'\"- \t\r\n@/"
+	r := rand.New(rand.NewPCG(3, 4))
+	var a analyzer
+	buf := make([]byte, 0, 32)
+	for range 20000 {
+		buf = buf[:0]
+		for range r.IntN(24) {
+			buf = append(buf, alphabet[r.IntN(len(alphabet))])
+		}
+		checkAnalyzer(t, &a, string(buf))
+	}
 }

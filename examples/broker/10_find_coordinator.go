@@ -13,40 +13,46 @@ const (
 	coordinatorTransaction int8 = 1
 )
 
-// coordinatorMessage explains every FindCoordinator answer.
-const coordinatorMessage = "this broker runs no group or transaction coordinator"
-
-// findCoordinator answers FindCoordinator (key 10) v0-v4. The broker runs
-// neither a group coordinator nor a transaction coordinator, so every key
-// gets COORDINATOR_NOT_AVAILABLE with no node (id -1, port -1): what Kafka
-// answers while a coordinator cannot be reached, a retriable error a
-// client reports once its own timeout expires. An unknown coordinator type
-// is INVALID_REQUEST, as in Kafka.
+// findCoordinator answers FindCoordinator (key 10) v0-v4, with one answer
+// per key in v4's batch. This broker is the group coordinator of every
+// group and, with transactions enabled, the transaction coordinator of
+// every transactional id: Kafka places them on the leader of a partition
+// of __consumer_offsets or __transaction_state, and here one node leads
+// everything. With transactions disabled a transactional id gets
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED, Kafka's answer when the id may
+// not be described, which clients report instead of retrying. An unknown
+// coordinator type is INVALID_REQUEST (CoordinatorType.forId).
 //
-// The API is served for librdkafka <= 2.11, which enables lz4 only for a
-// broker that lists FindCoordinator v0, and otherwise sends lz4 batches
-// uncompressed (see advertisedAPIs).
+// Listing FindCoordinator v0 in ApiVersions also matters to librdkafka
+// <= 2.11, which enables lz4 only for a broker that does (see
+// advertisedAPIs).
 func (b *broker) findCoordinator(hdr wire.RequestHeader, body []byte) (produce.Reply, error) {
 	req := kmsg.NewPtrFindCoordinatorRequest()
 	if err := decode(hdr, body, req); err != nil {
 		return produce.Reply{}, err
 	}
-	code := errcode.CoordinatorNotAvailable
-	if req.CoordinatorType != coordinatorGroup && req.CoordinatorType != coordinatorTransaction {
-		code = errcode.InvalidRequest
+	code, msg := errcode.None, ""
+	switch {
+	case req.CoordinatorType == coordinatorGroup:
+	case req.CoordinatorType == coordinatorTransaction && b.cfg.Handler.EnableTransactions:
+	case req.CoordinatorType == coordinatorTransaction:
+		code, msg = errcode.TransactionalIDAuthorizationFailed, "transactions are disabled on this broker"
+	default:
+		code, msg = errcode.InvalidRequest, "unknown coordinator type"
 	}
-	msg := coordinatorMessage
-	if code == errcode.InvalidRequest {
-		msg = "unknown coordinator type"
+	node, host, port := b.cfg.NodeID, b.advertised.Host, b.advertised.Port
+	var message *string
+	if code != errcode.None {
+		node, host, port, message = -1, "", -1, &msg
 	}
 	resp := kmsg.NewPtrFindCoordinatorResponse()
 	if hdr.APIVersion < 4 {
-		resp.ErrorCode, resp.ErrorMessage, resp.NodeID, resp.Port = int16(code), &msg, -1, -1
+		resp.ErrorCode, resp.ErrorMessage, resp.NodeID, resp.Host, resp.Port = int16(code), message, node, host, port
 		return respond(hdr, resp), nil
 	}
 	for _, key := range req.CoordinatorKeys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
-		c.Key, c.ErrorCode, c.ErrorMessage, c.NodeID, c.Port = key, int16(code), &msg, -1, -1
+		c.Key, c.ErrorCode, c.ErrorMessage, c.NodeID, c.Host, c.Port = key, int16(code), message, node, host, port
 		resp.Coordinators = append(resp.Coordinators, c)
 	}
 	return respond(hdr, resp), nil

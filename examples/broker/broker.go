@@ -19,6 +19,7 @@ import (
 	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/produce"
 	"github.com/chronik-go/chronik/storage"
+	"github.com/chronik-go/chronik/txn"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -38,6 +39,8 @@ type broker struct {
 	meta       *metadata.Bolt
 	store      storage.ObjectStore // nil when the object-store tier is disabled
 	handler    *produce.Handler
+	txn        *txn.Coordinator  // transactions, and every group's committed offsets
+	groups     *groupCoordinator // consumer group membership
 	registry   *prometheus.Registry
 	advertised hostPort
 	clusterID  string
@@ -129,7 +132,10 @@ func run(ctx context.Context, cfg config, logger *slog.Logger, ready chan<- addr
 	return nil
 }
 
-// open opens the metadata store, the object store and the produce handler.
+// open opens the metadata store, the object store, the produce handler,
+// the transaction coordinator (which writes its markers through the
+// handler and answers the handler's transaction verifications) and the
+// group coordinator.
 func open(ctx context.Context, cfg config, logger *slog.Logger) (_ *broker, err error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("broker: data directory: %w", err)
@@ -146,7 +152,8 @@ func open(ctx context.Context, cfg config, logger *slog.Logger) (_ *broker, err 
 	if b.clusterID, err = loadClusterID(ctx, b.meta); err != nil {
 		return nil, err
 	}
-	opts := []produce.Option{produce.WithLogger(logger)}
+	ver := &verifier{}
+	opts := []produce.Option{produce.WithLogger(logger), produce.WithTxnVerifier(ver)}
 	if cfg.Storage != "none" {
 		if b.store, err = storage.OpenBlob(ctx, cfg.Storage); err != nil {
 			return nil, fmt.Errorf("broker: object store: %w", err)
@@ -157,16 +164,46 @@ func open(ctx context.Context, cfg config, logger *slog.Logger) (_ *broker, err 
 		return nil, fmt.Errorf("broker: produce handler: %w", err)
 	}
 	b.pids = idempotence.NewIDAllocator(b.meta)
-	b.apis = advertisedAPIs(cfg.Handler.EnableIdempotence)
+	markers := &markerWriter{h: b.handler, crashAfter: cfg.CrashAfterCommitMarkers, logger: logger}
+	if cfg.CrashAfterCommitMarkers > 0 {
+		logger.Warn("test hook armed: the broker kills itself after a COMMIT marker", "env", crashHookEnv, "after", cfg.CrashAfterCommitMarkers)
+	}
+	b.txn, err = txn.New(b.meta, b.pids, markers, txn.Options{
+		MaxTransactionTimeout: cfg.TxnMaxTimeout,
+		AbortTimedOutInterval: cfg.TxnAbortInterval,
+		PartitionExists:       b.partitionExists,
+		Logger:                logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker: transaction coordinator: %w", err)
+	}
+	ver.c.Store(b.txn)
+	b.groups = newGroupCoordinator(groupConfig{
+		MinSession: cfg.GroupMinSession, MaxSession: cfg.GroupMaxSession,
+		InitialDelay: cfg.GroupInitialDelay, Logger: logger,
+	})
+	b.groups.start()
+	b.apis = advertisedAPIs(cfg.Handler.EnableIdempotence, cfg.Handler.EnableTransactions)
 	b.registry.MustRegister(b.handler.Metrics().Collectors()...)
 	b.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return b, nil
 }
 
-// close flushes and closes the handler (every partition log), then the
-// object store and the metadata store.
+// close stops the group coordinator (answering parked JoinGroup and
+// SyncGroup requests) and the transaction coordinator (its cleanup and any
+// marker writing; transactions left in a Prepare state are completed at
+// the next start), then flushes and closes the handler (every partition
+// log), the object store and the metadata store.
 func (b *broker) close() error {
 	var errs []error
+	if b.groups != nil {
+		b.groups.close()
+	}
+	if b.txn != nil {
+		if err := b.txn.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("broker: close transaction coordinator: %w", err))
+		}
+	}
 	if b.handler != nil {
 		if err := b.handler.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("broker: close produce handler: %w", err))
@@ -213,7 +250,7 @@ func (b *broker) accept(ctx context.Context, ln net.Listener, conns *sync.WaitGr
 			defer conns.Done()
 			remote := c.RemoteAddr().String()
 			b.logger.Debug("connection opened", "remote", remote)
-			if err := produce.ServeConn(ctx, c, ccfg, b.dispatch); err != nil {
+			if err := produce.ServeConn(ctx, c, ccfg, b.dispatcher(clientHost(remote))); err != nil {
 				// A request the broker does not serve says something about
 				// the client worth an operator's attention; I/O errors do not.
 				var ue *unsupportedError

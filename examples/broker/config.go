@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/produce"
+	"github.com/chronik-go/chronik/txn"
 )
 
 // config is everything the broker is started with: the command-line flags,
@@ -32,7 +35,27 @@ type config struct {
 	// Handler is the produce handler's configuration (DataDir and NodeID
 	// are filled in from the fields above).
 	Handler produce.Config
+
+	// The transaction coordinator's settings (txn.Options).
+	TxnMaxTimeout    time.Duration // largest transaction timeout a producer may ask for
+	TxnAbortInterval time.Duration // how often transactions past their timeout are aborted
+
+	// The group coordinator's settings (groupConfig).
+	GroupMinSession   time.Duration // smallest session timeout JoinGroup accepts
+	GroupMaxSession   time.Duration // largest session timeout JoinGroup accepts
+	GroupInitialDelay time.Duration // how long the first rebalance of an empty group waits for more members
+
+	// CrashAfterCommitMarkers is a test hook, never a flag: when positive
+	// the process kills itself with SIGKILL right after its Nth COMMIT
+	// marker is durable, writing markers one at a time, so that a test can
+	// stop a commit between its PrepareCommit record and its last marker.
+	// It is read from the environment variable crashHookEnv.
+	CrashAfterCommitMarkers int
 }
+
+// crashHookEnv names the environment variable of the CrashAfterCommitMarkers
+// test hook.
+const crashHookEnv = "CHRONIK_BROKER_CRASH_AFTER_COMMIT_MARKERS"
 
 // Layout of the data directory.
 const (
@@ -52,6 +75,13 @@ func defaultConfig() config {
 		AutoCreate: true,
 		LogLevel:   slog.LevelInfo,
 		Handler:    produce.DefaultConfig(),
+
+		TxnMaxTimeout:    txn.DefaultMaxTransactionTimeout,
+		TxnAbortInterval: txn.DefaultAbortTimedOutInterval,
+
+		GroupMinSession:   defaultGroupMinSession,
+		GroupMaxSession:   defaultGroupMaxSession,
+		GroupInitialDelay: defaultGroupInitialDelay,
 	}
 }
 
@@ -85,6 +115,11 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&h.CompressionType, "compression-type", h.CompressionType, "`codec` for topics whose compression.type is producer: producer keeps the client's codec; none, gzip, snappy, lz4 or zstd recompress")
 	fs.DurationVar(&h.RequestTimeout, "request-timeout", h.RequestTimeout, "longest a produce request waits for buffer memory and, with acks=all, for durability")
 	fs.Var(byteSize{&h.BufferMemory}, "buffer-memory", "most record `bytes` requests in flight may hold at once (suffixes KiB, MiB, GiB)")
+	fs.DurationVar(&cfg.TxnMaxTimeout, "transaction-max-timeout", cfg.TxnMaxTimeout, "largest transaction timeout InitProducerId accepts (Kafka transaction.max.timeout.ms)")
+	fs.DurationVar(&cfg.TxnAbortInterval, "transaction-abort-interval", cfg.TxnAbortInterval, "how often transactions older than their timeout are aborted (Kafka transaction.abort.timed.out.transaction.cleanup.interval.ms)")
+	fs.DurationVar(&cfg.GroupMinSession, "group-min-session-timeout", cfg.GroupMinSession, "smallest consumer session timeout JoinGroup accepts (Kafka group.min.session.timeout.ms)")
+	fs.DurationVar(&cfg.GroupMaxSession, "group-max-session-timeout", cfg.GroupMaxSession, "largest consumer session timeout JoinGroup accepts (Kafka group.max.session.timeout.ms)")
+	fs.DurationVar(&cfg.GroupInitialDelay, "group-initial-rebalance-delay", cfg.GroupInitialDelay, "how long the first rebalance of an empty group waits for more members (Kafka group.initial.rebalance.delay.ms)")
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -103,6 +138,13 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 		return cfg, fmt.Errorf("-partitions %d: must be between 1 and %d", *partitions, metadata.MaxPartitions)
 	}
 	cfg.Partitions = int32(*partitions)
+	if v := os.Getenv(crashHookEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return cfg, fmt.Errorf("%s=%q: not a marker count", crashHookEnv, v)
+		}
+		cfg.CrashAfterCommitMarkers = n
+	}
 	return cfg, cfg.finish()
 }
 
@@ -137,6 +179,18 @@ func (c *config) finish() error {
 	}
 	if c.Handler.EnableIndexing {
 		return errors.New("-enable-indexing: this broker has no search index to send records to")
+	}
+	if err := (txn.Options{MaxTransactionTimeout: c.TxnMaxTimeout, AbortTimedOutInterval: c.TxnAbortInterval}).Validate(); err != nil {
+		return fmt.Errorf("-transaction-max-timeout or -transaction-abort-interval: %w", err)
+	}
+	if c.TxnMaxTimeout < time.Millisecond || c.TxnAbortInterval < time.Millisecond {
+		return fmt.Errorf("-transaction-max-timeout %v and -transaction-abort-interval %v must be at least 1ms", c.TxnMaxTimeout, c.TxnAbortInterval)
+	}
+	if c.GroupMinSession < time.Millisecond || c.GroupMaxSession < c.GroupMinSession || c.GroupMaxSession > math.MaxInt32*time.Millisecond {
+		return fmt.Errorf("-group-min-session-timeout %v and -group-max-session-timeout %v: need 1ms <= min <= max <= %v", c.GroupMinSession, c.GroupMaxSession, math.MaxInt32*time.Millisecond)
+	}
+	if c.GroupInitialDelay < 0 {
+		return fmt.Errorf("-group-initial-rebalance-delay %v: must not be negative", c.GroupInitialDelay)
 	}
 	c.Handler.NodeID = c.NodeID
 	c.Handler.DataDir = filepath.Join(abs, logsDir)

@@ -8,17 +8,30 @@ import (
 
 	"github.com/chronik-go/chronik/errcode"
 	"github.com/chronik-go/chronik/produce"
+	"github.com/chronik-go/chronik/txn"
 	"github.com/chronik-go/chronik/wire"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // API keys served besides those package wire names.
 const (
-	apiKeyListOffsets     int16 = 2
-	apiKeyMetadata        int16 = 3
-	apiKeyFindCoordinator int16 = 10
-	apiKeyCreateTopics    int16 = 19
-	apiKeyInitProducerID  int16 = 22
+	apiKeyListOffsets      int16 = 2
+	apiKeyMetadata         int16 = 3
+	apiKeyOffsetCommit     int16 = 8
+	apiKeyOffsetFetch      int16 = 9
+	apiKeyFindCoordinator  int16 = 10
+	apiKeyJoinGroup        int16 = 11
+	apiKeyHeartbeat        int16 = 12
+	apiKeyLeaveGroup       int16 = 13
+	apiKeySyncGroup        int16 = 14
+	apiKeyDescribeGroups   int16 = 15
+	apiKeyListGroups       int16 = 16
+	apiKeyCreateTopics     int16 = 19
+	apiKeyInitProducerID   int16 = 22
+	apiKeyAddPartitionsTxn int16 = 24
+	apiKeyAddOffsetsTxn    int16 = 25
+	apiKeyEndTxn           int16 = 26
+	apiKeyTxnOffsetCommit  int16 = 28
 )
 
 // apiRange is one API key and the versions the broker serves, which are
@@ -36,22 +49,44 @@ type apiRange struct {
 // uncompressed without a word (librdkafka issue 4956): gzip and snappy need
 // Produce v0, lz4 needs FindCoordinator v0. So Produce is offered from v0
 // (the handler serves v0-v9 in full; Apache Kafka 4.0 advertises v0 for the
-// same reason, KAFKA-18659) and FindCoordinator is served (answering that
-// no coordinator runs here). InitProducerId is offered only with
-// idempotence enabled, so that clients fall back to plain producing
-// otherwise.
-func advertisedAPIs(idempotence bool) []apiRange {
+// same reason, KAFKA-18659).
+//
+// The group APIs are the classic protocol (no KIP-848
+// ConsumerGroupHeartbeat), at the versions before those that need it
+// (OffsetCommit v9 and OffsetFetch v9 carry member epochs). InitProducerId
+// is offered only with idempotence enabled, so that clients fall back to
+// plain producing otherwise; the transaction APIs only with transactions
+// enabled, capped at what the transaction coordinator serves (package txn's
+// Max*Version: transaction protocol v1, which clients use because Produce
+// stops at v9, before the implicit partition adds of v12).
+func advertisedAPIs(idempotence, transactions bool) []apiRange {
 	apis := []apiRange{
 		{wire.APIKeyProduce, wire.ProduceMinVersion, wire.ProduceMaxVersion},
 		{wire.APIKeyFetch, wire.FetchMinVersion, wire.FetchMaxVersion},
 		{apiKeyListOffsets, 1, 7},
 		{apiKeyMetadata, 0, 12},
+		{apiKeyOffsetCommit, 0, 8},
+		{apiKeyOffsetFetch, 0, 8},
 		{apiKeyFindCoordinator, 0, 4},
+		{apiKeyJoinGroup, 0, 9},
+		{apiKeyHeartbeat, 0, 4},
+		{apiKeyLeaveGroup, 0, 5},
+		{apiKeySyncGroup, 0, 5},
+		{apiKeyDescribeGroups, 0, 5},
+		{apiKeyListGroups, 0, 4},
 		{wire.APIKeyAPIVersions, 0, 3},
 		{apiKeyCreateTopics, 0, 7},
 	}
 	if idempotence {
-		apis = append(apis, apiRange{apiKeyInitProducerID, 0, 4})
+		apis = append(apis, apiRange{apiKeyInitProducerID, 0, txn.MaxInitProducerIDVersion})
+	}
+	if transactions {
+		apis = append(apis,
+			apiRange{apiKeyAddPartitionsTxn, 0, txn.MaxAddPartitionsVersion},
+			apiRange{apiKeyAddOffsetsTxn, 0, txn.MaxAddOffsetsVersion},
+			apiRange{apiKeyEndTxn, 0, txn.MaxEndTxnVersion},
+			apiRange{apiKeyTxnOffsetCommit, 0, txn.MaxTxnOffsetCommitVersion},
+		)
 	}
 	return apis
 }
@@ -90,18 +125,22 @@ func (e *decodeError) Error() string {
 
 func (e *decodeError) Unwrap() error { return e.Err }
 
-// dispatch is the produce.Dispatcher of every connection: it routes one
-// request by API key. Produce goes to the library's handler; Fetch is
-// answered when the Reply is waited on, so that a long poll does not hold
-// up reading the connection's next requests; the others are answered at
-// once. An error closes the connection.
-func (b *broker) dispatch(ctx context.Context, hdr wire.RequestHeader, body []byte) (produce.Reply, error) {
+// dispatcher returns the produce.Dispatcher of a connection from host
+// (the client address DescribeGroups reports).
+func (b *broker) dispatcher(host string) produce.Dispatcher {
+	return func(ctx context.Context, hdr wire.RequestHeader, body []byte) (produce.Reply, error) {
+		return b.dispatch(ctx, host, hdr, body)
+	}
+}
+
+// dispatch routes one request of a connection from host by API key.
+// Produce goes to the library's handler; Fetch, JoinGroup and SyncGroup
+// are answered when the Reply is waited on, so that a long poll or a
+// rebalance does not hold up reading the connection's next requests; the
+// others are answered at once. An error closes the connection.
+func (b *broker) dispatch(ctx context.Context, host string, hdr wire.RequestHeader, body []byte) (produce.Reply, error) {
 	if b.logger.Enabled(ctx, slog.LevelDebug) {
-		client := ""
-		if hdr.ClientID != nil {
-			client = *hdr.ClientID
-		}
-		b.logger.Debug("request", "api", wire.APIName(hdr.APIKey), "version", hdr.APIVersion, "client", client, "correlation", hdr.CorrelationID)
+		b.logger.Debug("request", "api", wire.APIName(hdr.APIKey), "version", hdr.APIVersion, "client", clientID(hdr), "correlation", hdr.CorrelationID)
 	}
 	if hdr.APIKey == wire.APIKeyAPIVersions {
 		return b.apiVersions(hdr, body)
@@ -128,12 +167,36 @@ func (b *broker) dispatch(ctx context.Context, hdr wire.RequestHeader, body []by
 		return b.listOffsets(hdr, body)
 	case apiKeyMetadata:
 		return b.metadata(ctx, hdr, body)
+	case apiKeyOffsetCommit:
+		return b.offsetCommit(ctx, hdr, body)
+	case apiKeyOffsetFetch:
+		return b.offsetFetch(ctx, hdr, body)
 	case apiKeyFindCoordinator:
 		return b.findCoordinator(hdr, body)
+	case apiKeyJoinGroup:
+		return b.joinGroup(ctx, host, hdr, body)
+	case apiKeyHeartbeat:
+		return b.heartbeat(hdr, body)
+	case apiKeyLeaveGroup:
+		return b.leaveGroup(hdr, body)
+	case apiKeySyncGroup:
+		return b.syncGroup(ctx, hdr, body)
+	case apiKeyDescribeGroups:
+		return b.describeGroups(hdr, body)
+	case apiKeyListGroups:
+		return b.listGroups(hdr, body)
 	case apiKeyCreateTopics:
 		return b.createTopics(ctx, hdr, body)
 	case apiKeyInitProducerID:
 		return b.initProducerID(ctx, hdr, body)
+	case apiKeyAddPartitionsTxn:
+		return b.addPartitionsToTxn(ctx, hdr, body)
+	case apiKeyAddOffsetsTxn:
+		return b.addOffsetsToTxn(ctx, hdr, body)
+	case apiKeyEndTxn:
+		return b.endTxn(ctx, hdr, body)
+	case apiKeyTxnOffsetCommit:
+		return b.txnOffsetCommit(ctx, hdr, body)
 	}
 	return produce.Reply{}, &unsupportedError{hdr.APIKey, hdr.APIVersion}
 }
@@ -150,9 +213,32 @@ func decode(hdr wire.RequestHeader, body []byte, req kmsg.Request) error {
 // respond encodes resp in the request's version after the response header
 // that version calls for.
 func respond(hdr wire.RequestHeader, resp kmsg.Response) produce.Reply {
+	return produce.Immediate(encodeResponse(hdr, resp))
+}
+
+// encodeResponse returns the response frame (without its size prefix) of
+// resp in the request's version.
+func encodeResponse(hdr wire.RequestHeader, resp kmsg.Response) []byte {
 	resp.SetVersion(hdr.APIVersion)
 	out := wire.AppendResponseHeader(nil, hdr.CorrelationID, wire.ResponseHeaderFlexible(hdr.APIKey, hdr.APIVersion))
-	return produce.Immediate(resp.AppendTo(out))
+	return resp.AppendTo(out)
+}
+
+// clientID returns the request header's client id ("" when null).
+func clientID(hdr wire.RequestHeader) string {
+	if hdr.ClientID == nil {
+		return ""
+	}
+	return *hdr.ClientID
+}
+
+// nullable returns nil for "" and &s otherwise, for the nullable strings
+// of responses.
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
 }
 
 // codeOf returns the Kafka error code an error from the library carries:

@@ -16,16 +16,29 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// wantAPIs is exactly what ApiVersions must advertise with idempotence on.
+// wantAPIs is exactly what ApiVersions must advertise with idempotence
+// and transactions on.
 var wantAPIs = map[int16][2]int16{
-	0:  {0, 9},  // Produce: min 0 for librdkafka (KAFKA-18659)
+	0:  {0, 9},  // Produce: min 0 for librdkafka (KAFKA-18659); v9 keeps transactions on protocol v1
 	1:  {4, 12}, // Fetch
 	2:  {1, 7},  // ListOffsets
 	3:  {0, 12}, // Metadata
-	10: {0, 4},  // FindCoordinator: librdkafka needs it listed to use lz4
+	8:  {0, 8},  // OffsetCommit
+	9:  {0, 8},  // OffsetFetch
+	10: {0, 4},  // FindCoordinator: librdkafka also needs it listed to use lz4
+	11: {0, 9},  // JoinGroup
+	12: {0, 4},  // Heartbeat
+	13: {0, 5},  // LeaveGroup
+	14: {0, 5},  // SyncGroup
+	15: {0, 5},  // DescribeGroups
+	16: {0, 4},  // ListGroups
 	18: {0, 3},  // ApiVersions
 	19: {0, 7},  // CreateTopics
-	22: {0, 4},  // InitProducerId
+	22: {0, 5},  // InitProducerId
+	24: {0, 3},  // AddPartitionsToTxn
+	25: {0, 4},  // AddOffsetsToTxn
+	26: {0, 4},  // EndTxn
+	28: {0, 4},  // TxnOffsetCommit
 }
 
 func apiMap(keys []kmsg.ApiVersionsResponseApiKey) map[int16][2]int16 {
@@ -124,10 +137,19 @@ func TestApiVersionsKIP511Fallback(t *testing.T) {
 func TestApiVersionsWithoutIdempotence(t *testing.T) {
 	b := newBroker(t, func(c *config) { c.Handler.EnableIdempotence, c.Handler.EnableTransactions = false, false })
 	rc := dialRaw(t, b.addrs.Kafka)
-	resp := rc.roundTrip(kmsg.NewPtrApiVersionsRequest(), 3).(*kmsg.ApiVersionsResponse)
+	avReq := kmsg.NewPtrApiVersionsRequest()
+	avReq.ClientSoftwareName, avReq.ClientSoftwareVersion = "chronik-test", "1.0.0"
+	resp := rc.roundTrip(avReq, 3).(*kmsg.ApiVersionsResponse)
 	got := apiMap(resp.ApiKeys)
-	if _, ok := got[22]; ok {
-		t.Fatal("InitProducerId advertised with idempotence disabled")
+	for _, key := range []int16{22, 24, 25, 26, 28} {
+		if _, ok := got[key]; ok {
+			t.Fatalf("%s advertised with idempotence and transactions disabled", wire.APIName(key))
+		}
+	}
+	for _, key := range []int16{8, 9, 10, 11, 12, 13, 14} {
+		if _, ok := got[key]; !ok {
+			t.Fatalf("%s not advertised: groups do not depend on idempotence", wire.APIName(key))
+		}
 	}
 	// A request for it closes the connection like any API not served.
 	rc.send(22, 0, kmsg.NewPtrInitProducerIDRequest().AppendTo(nil))
@@ -152,7 +174,10 @@ func TestUnservedRequestsCloseConnection(t *testing.T) {
 		name         string
 		key, version int16
 	}{
-		{"OffsetCommit", 8, 0},
+		{"OffsetCommit v9", 8, 9},
+		{"DeleteGroups", 42, 0},
+		{"AddPartitionsToTxn v4", 24, 4},
+		{"EndTxn v5", 26, 5},
 		{"FindCoordinator v5", 10, 5},
 		{"unknown key", 1000, 0},
 		{"Metadata v13", 3, 13},
@@ -690,12 +715,13 @@ func TestFetchLimitsAndVersions(t *testing.T) {
 func TestFindCoordinator(t *testing.T) {
 	b := newBroker(t, nil)
 	rc := dialRaw(t, b.addrs.Kafka)
+	host, port := hostAndPort(t, b.addrs.Kafka)
 	for v := int16(0); v <= 4; v++ {
 		for _, typ := range []int8{0, 1, 7} {
 			if v == 0 && typ != 0 {
 				continue // v0 knows only groups
 			}
-			want := errcode.CoordinatorNotAvailable
+			want := errcode.None
 			if typ == 7 {
 				want = errcode.InvalidRequest
 			}
@@ -703,16 +729,28 @@ func TestFindCoordinator(t *testing.T) {
 			req.CoordinatorType, req.CoordinatorKey, req.CoordinatorKeys = typ, "g", []string{"g1", "g2"}
 			resp := rc.roundTrip(req, v).(*kmsg.FindCoordinatorResponse)
 			if v < 4 {
-				if errcode.Code(resp.ErrorCode) != want || resp.NodeID != -1 {
-					t.Errorf("v%d type %d: %s node %d, want %s and no node", v, typ, errcode.Code(resp.ErrorCode), resp.NodeID, want)
+				ok := errcode.Code(resp.ErrorCode) == want
+				if want == errcode.None {
+					ok = ok && resp.NodeID == 1 && resp.Host == host && resp.Port == port
+				} else {
+					ok = ok && resp.NodeID == -1
+				}
+				if !ok {
+					t.Errorf("v%d type %d: %s node %d at %s:%d, want %s", v, typ, errcode.Code(resp.ErrorCode), resp.NodeID, resp.Host, resp.Port, want)
 				}
 				continue
 			}
 			if len(resp.Coordinators) != 2 {
 				t.Fatalf("v4: %d coordinators for 2 keys", len(resp.Coordinators))
 			}
-			for _, c := range resp.Coordinators {
-				if errcode.Code(c.ErrorCode) != want || c.NodeID != -1 || c.ErrorMessage == nil {
+			for i, c := range resp.Coordinators {
+				ok := errcode.Code(c.ErrorCode) == want && c.Key == req.CoordinatorKeys[i]
+				if want == errcode.None {
+					ok = ok && c.NodeID == 1 && c.Host == host && c.Port == port
+				} else {
+					ok = ok && c.NodeID == -1 && c.ErrorMessage != nil
+				}
+				if !ok {
 					t.Errorf("v4 type %d key %s: %+v", typ, c.Key, c)
 				}
 			}
@@ -720,11 +758,41 @@ func TestFindCoordinator(t *testing.T) {
 	}
 }
 
+// TestFindCoordinatorTransactionsDisabled: a transactional id is refused
+// for good when transactions are off; groups are still served.
+func TestFindCoordinatorTransactionsDisabled(t *testing.T) {
+	b := newBroker(t, func(c *config) { c.Handler.EnableTransactions = false })
+	rc := dialRaw(t, b.addrs.Kafka)
+	for typ, want := range map[int8]errcode.Code{0: errcode.None, 1: errcode.TransactionalIDAuthorizationFailed} {
+		req := kmsg.NewPtrFindCoordinatorRequest()
+		req.CoordinatorType, req.CoordinatorKeys = typ, []string{"k"}
+		c := rc.roundTrip(req, 4).(*kmsg.FindCoordinatorResponse).Coordinators[0]
+		if errcode.Code(c.ErrorCode) != want {
+			t.Errorf("type %d: %s, want %s", typ, errcode.Code(c.ErrorCode), want)
+		}
+	}
+	req := kmsg.NewPtrInitProducerIDRequest()
+	req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr("txn"), 60000
+	if resp := rc.roundTrip(req, 4).(*kmsg.InitProducerIDResponse); resp.ErrorCode != int16(errcode.TransactionalIDAuthorizationFailed) {
+		t.Fatalf("transactional InitProducerId with transactions disabled: %+v", resp)
+	}
+}
+
+// hostAndPort splits a listener address.
+func hostAndPort(t testing.TB, addr string) (string, int32) {
+	t.Helper()
+	hp, err := splitAdvertised(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hp.Host, hp.Port
+}
+
 func TestInitProducerID(t *testing.T) {
 	b := newBroker(t, nil)
 	rc := dialRaw(t, b.addrs.Kafka)
 	seen := map[int64]bool{}
-	for v := int16(0); v <= 4; v++ {
+	for v := int16(0); v <= 5; v++ {
 		req := kmsg.NewPtrInitProducerIDRequest()
 		resp := rc.roundTrip(req, v).(*kmsg.InitProducerIDResponse)
 		if resp.ErrorCode != 0 || resp.ProducerID < 0 || resp.ProducerEpoch != 0 || seen[resp.ProducerID] {
@@ -732,9 +800,17 @@ func TestInitProducerID(t *testing.T) {
 		}
 		seen[resp.ProducerID] = true
 	}
+	// A transactional id: its producer id, the epoch bumped by each call.
 	req := kmsg.NewPtrInitProducerIDRequest()
-	req.TransactionalID = kmsg.StringPtr("txn")
-	if resp := rc.roundTrip(req, 4).(*kmsg.InitProducerIDResponse); resp.ErrorCode != int16(errcode.TransactionalIDAuthorizationFailed) {
-		t.Fatalf("transactional: %+v", resp)
+	req.TransactionalID, req.TransactionTimeoutMillis = kmsg.StringPtr("txn"), 60000
+	first := rc.roundTrip(req, 4).(*kmsg.InitProducerIDResponse)
+	second := rc.roundTrip(req, 4).(*kmsg.InitProducerIDResponse)
+	if first.ErrorCode != 0 || second.ErrorCode != 0 || first.ProducerID != second.ProducerID || first.ProducerEpoch != 0 || second.ProducerEpoch != 1 || seen[first.ProducerID] {
+		t.Fatalf("transactional: %+v then %+v", first, second)
+	}
+	// A timeout above -transaction-max-timeout (15 min).
+	req.TransactionTimeoutMillis = 16 * 60 * 1000
+	if resp := rc.roundTrip(req, 4).(*kmsg.InitProducerIDResponse); resp.ErrorCode != int16(errcode.InvalidTransactionTimeout) {
+		t.Fatalf("timeout too long: %+v", resp)
 	}
 }

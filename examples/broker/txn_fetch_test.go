@@ -34,7 +34,7 @@ func openTestBroker(t *testing.T) *broker {
 func (b *broker) call(t *testing.T, key, version int16, body []byte) []byte {
 	t.Helper()
 	hdr := wire.RequestHeader{APIKey: key, APIVersion: version, CorrelationID: 7}
-	r, err := b.dispatch(context.Background(), hdr, body)
+	r, err := b.dispatch(context.Background(), "/127.0.0.1", hdr, body)
 	if err != nil {
 		t.Fatalf("%s v%d: %v", wire.APIName(key), version, err)
 	}
@@ -74,6 +74,45 @@ func (b *broker) produceBatch(t *testing.T, topic string, txnID *string, pid int
 	return p.BaseOffset
 }
 
+// beginTxn initialises transactional id txnID (epoch 0 for a new id)
+// through InitProducerId and adds topic/partition to its transaction with
+// AddPartitionsToTxn, as a client does before producing; it returns the
+// producer id.
+func (b *broker) beginTxn(t *testing.T, txnID, topic string, partition int32) int64 {
+	t.Helper()
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = &txnID, 60000
+	init.SetVersion(4)
+	ir := init.ResponseKind().(*kmsg.InitProducerIDResponse)
+	if err := ir.ReadFrom(b.call(t, 22, 4, init.AppendTo(nil))); err != nil || ir.ErrorCode != 0 {
+		t.Fatalf("InitProducerId: %v, %+v", err, ir)
+	}
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = txnID, ir.ProducerID, ir.ProducerEpoch
+	rt := kmsg.NewAddPartitionsToTxnRequestTopic()
+	rt.Topic, rt.Partitions = topic, []int32{partition}
+	add.Topics = append(add.Topics, rt)
+	add.SetVersion(3)
+	ar := add.ResponseKind().(*kmsg.AddPartitionsToTxnResponse)
+	if err := ar.ReadFrom(b.call(t, 24, 3, add.AppendTo(nil))); err != nil || ar.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("AddPartitionsToTxn: %v, %+v", err, ar)
+	}
+	return ir.ProducerID
+}
+
+// endTxn1 sends EndTxn v3 and returns its code.
+func (b *broker) endTxn1(t *testing.T, txnID string, pid int64, epoch int16, commit bool) errcode.Code {
+	t.Helper()
+	req := kmsg.NewPtrEndTxnRequest()
+	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = txnID, pid, epoch, commit
+	req.SetVersion(3)
+	resp := req.ResponseKind().(*kmsg.EndTxnResponse)
+	if err := resp.ReadFrom(b.call(t, 26, 3, req.AppendTo(nil))); err != nil {
+		t.Fatal(err)
+	}
+	return errcode.Code(resp.ErrorCode)
+}
+
 func (b *broker) fetchOnce(t *testing.T, topic string, isolation int8) wire.FetchPartitionResponse {
 	t.Helper()
 	req := fetchRequest(12, topic, 0, 0, 0)
@@ -105,19 +144,17 @@ func (b *broker) latest(t *testing.T, topic string, isolation int8) int64 {
 }
 
 // TestReadCommittedFetch: an open transaction holds read_committed fetches
-// and ListOffsets at its first offset (the LSO); once it is aborted they
-// read everything, with the aborted transaction listed so consumers drop
-// its records.
+// and ListOffsets at its first offset (the LSO); once it is aborted
+// (EndTxn, which answers after the ABORT marker is durable) they read
+// everything, with the aborted transaction listed so consumers drop its
+// records.
 func TestReadCommittedFetch(t *testing.T) {
 	b := openTestBroker(t)
 	if _, err := b.meta.CreateTopic(context.Background(), "tx", 1, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	pid, err := b.pids.Next(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	txnID := "t1"
+	pid := b.beginTxn(t, txnID, "tx", 0)
 	if off := b.produceBatch(t, "tx", &txnID, pid, 0, 3); off != 0 {
 		t.Fatalf("transactional batch at %d", off)
 	}
@@ -139,8 +176,8 @@ func TestReadCommittedFetch(t *testing.T) {
 		t.Fatalf("latest read_uncommitted %d, want 5", got)
 	}
 
-	if err := b.handler.WriteMarker(context.Background(), "tx", 0, pid, 0, 0, false); err != nil {
-		t.Fatal(err)
+	if code := b.endTxn1(t, txnID, pid, 0, false); code != errcode.None {
+		t.Fatalf("EndTxn(abort): %s", code)
 	}
 	p = b.fetchOnce(t, "tx", wire.ReadCommitted)
 	if p.HighWatermark != 6 || p.LastStableOffset != 6 || batchesEnd(p.Records) != 6 {

@@ -1,0 +1,544 @@
+package reliability
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// The crash loop's workload: one idempotent acks=all producer per codec,
+// each writing to every partition of one topic whose small segments roll
+// often (so that kills also land during rolls, index writes and uploads).
+const (
+	crashTopic        = "crash"
+	crashPartitions   = 4
+	crashRate         = 400 // records per second per producer
+	crashSegmentBytes = "131072"
+)
+
+// crashCodecs names one producer per compression codec.
+var crashCodecs = []struct {
+	name  string
+	codec kgo.CompressionCodec
+}{
+	{"none", kgo.NoCompression()},
+	{"lz4", kgo.Lz4Compression()},
+	{"zstd", kgo.ZstdCompression()},
+	{"snappy", kgo.SnappyCompression()},
+	{"gzip", kgo.GzipCompression()},
+}
+
+// Record states kept per produced record besides its acknowledged offset.
+const (
+	offsetPending = -1 // produced, no outcome yet
+	offsetFailed  = -2 // the client gave up on it
+)
+
+// crashKey is the key of record seq of producer prod on partition part.
+func crashKey(prod, part int, seq int64) string { return fmt.Sprintf("k%d.%d.%d", prod, part, seq) }
+
+// parseCrashKey inverts crashKey.
+func parseCrashKey(k string) (prod, part int, seq int64, ok bool) {
+	f := strings.Split(strings.TrimPrefix(k, "k"), ".")
+	if len(f) != 3 || !strings.HasPrefix(k, "k") {
+		return 0, 0, 0, false
+	}
+	a, err1 := strconv.Atoi(f[0])
+	b, err2 := strconv.Atoi(f[1])
+	c, err3 := strconv.ParseInt(f[2], 10, 64)
+	return a, b, c, err1 == nil && err2 == nil && err3 == nil
+}
+
+// crashValue is the value of record seq of producer prod on partition part:
+// its identity followed by 16-255 filler bytes derived from it, so that a
+// reader can check every byte without the writer keeping the values. It
+// starts with a letter, so the key lookup endpoint returns it as a JSON
+// string.
+func crashValue(prod, part int, seq int64) []byte {
+	v := fmt.Appendf(nil, "p%d.%d.%d|", prod, part, seq)
+	x := uint64(prod)<<56 ^ uint64(part)<<48 ^ uint64(seq)
+	n := 16 + int(splitmix(&x)%240)
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	for range n {
+		v = append(v, alphabet[splitmix(&x)%uint64(len(alphabet))])
+	}
+	return v
+}
+
+// splitmix advances x and returns the next splitmix64 output.
+func splitmix(x *uint64) uint64 {
+	*x += 0x9e3779b97f4a7c15
+	z := *x
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
+// crashProducer is one franz-go producer of the crash loop and the outcome
+// of every record it produced.
+type crashProducer struct {
+	id    int
+	codec string
+	cl    *kgo.Client
+
+	mu       sync.Mutex // guards the fields below
+	offs     [crashPartitions][]int64
+	maxAcked [crashPartitions]int64 // highest acknowledged offset, -1 for none
+	acked    int64
+	failed   int64
+	errs     map[string]int // failure reasons and their counts
+}
+
+// run produces about rate records per second, round-robin over the
+// partitions, until stop is closed.
+func (cp *crashProducer) run(ctx context.Context, stop <-chan struct{}, rate int) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	perTick := max(1, rate/100)
+	n := 0
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		for range perTick {
+			part := n % crashPartitions
+			n++
+			cp.mu.Lock()
+			seq := int64(len(cp.offs[part]))
+			cp.offs[part] = append(cp.offs[part], offsetPending)
+			cp.mu.Unlock()
+			r := &kgo.Record{Topic: crashTopic, Partition: int32(part), Key: []byte(crashKey(cp.id, part, seq)), Value: crashValue(cp.id, part, seq)}
+			cp.cl.Produce(ctx, r, func(r *kgo.Record, err error) { cp.done(part, seq, r, err) })
+		}
+	}
+}
+
+// done records the outcome of one record.
+func (cp *crashProducer) done(part int, seq int64, r *kgo.Record, err error) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	if err == nil && r.Partition != int32(part) {
+		err = fmt.Errorf("acknowledged on partition %d, produced to %d", r.Partition, part)
+	}
+	if err != nil {
+		cp.offs[part][seq] = offsetFailed
+		cp.failed++
+		if cp.errs == nil {
+			cp.errs = map[string]int{}
+		}
+		cp.errs[err.Error()]++
+		return
+	}
+	cp.offs[part][seq] = r.Offset
+	cp.acked++
+	cp.maxAcked[part] = max(cp.maxAcked[part], r.Offset)
+}
+
+// counts returns the producer's acknowledged, failed and produced counts.
+func (cp *crashProducer) counts() (acked, failed, produced int64) {
+	cp.mu.Lock()
+	defer cp.mu.Unlock()
+	for _, o := range cp.offs {
+		produced += int64(len(o))
+	}
+	return cp.acked, cp.failed, produced
+}
+
+// crashLoop is the state of one TestCrashLoop run.
+type crashLoop struct {
+	t       *testing.T
+	bin     string
+	args    []string
+	log     *syncWriter
+	kafka   string
+	http    string
+	dataDir string
+	procs   []*brokerProcess // every process started, the current one last
+}
+
+// start starts the broker and waits until it is ready.
+func (c *crashLoop) start(ctx context.Context) *brokerProcess {
+	c.t.Helper()
+	var p *brokerProcess
+	var err error
+	// The fixed ports may be held for a moment by the process just killed.
+	for try := 0; ; try++ {
+		p, err = startBroker(ctx, c.bin, c.args, c.log, 2*time.Minute)
+		if err == nil || try == 20 || !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	c.procs = append(c.procs, p)
+	return p
+}
+
+// maxAcked returns, per partition, the highest offset any producer has
+// seen acknowledged.
+func maxAcked(ps []*crashProducer) [crashPartitions]int64 {
+	var m [crashPartitions]int64
+	for i := range m {
+		m[i] = -1
+	}
+	for _, cp := range ps {
+		cp.mu.Lock()
+		for i, o := range cp.maxAcked {
+			m[i] = max(m[i], o)
+		}
+		cp.mu.Unlock()
+	}
+	return m
+}
+
+// totalAcked sums the producers' acknowledged records.
+func totalAcked(ps []*crashProducer) int64 {
+	var n int64
+	for _, cp := range ps {
+		a, _, _ := cp.counts()
+		n += a
+	}
+	return n
+}
+
+// randDuration returns a duration uniformly in [lo, hi].
+func randDuration(rng *rand.Rand, lo, hi time.Duration) time.Duration {
+	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
+}
+
+// TestCrashLoop kills the broker with SIGKILL at random moments while
+// idempotent acks=all producers write, restarts it on the same data
+// directory and ports, and checks what Kafka promises for acks=all
+// (kafka-semantics.md §1.3, §5; README "Durability of each acks mode"):
+//
+//   - after every restart, each partition's high watermark is at least one
+//     past the highest offset acknowledged before the kill;
+//   - at the end, every acknowledged record is stored exactly once, at the
+//     offset its acknowledgement named, in the order its producer sent it,
+//     with its exact key and value, and no record is stored twice;
+//   - offsets have no gaps (except under control batches) and every stored
+//     batch's CRC-32C holds, both as served by Fetch and in the segment
+//     files once the broker is stopped;
+//   - the HTTP key lookup finds a sample of the acknowledged keys;
+//   - no run of the broker ever logs a panic.
+//
+// Some kills land while the broker is still recovering, before it is ready.
+// The default run is short; -iterations and -duration (or -long) make it
+// long.
+func TestCrashLoop(t *testing.T) {
+	bin := brokerBinary(t)
+	rng, _ := newRand(t)
+	iters, limit := iterations(), duration(25*time.Second, 30*time.Minute)
+	dir := testDir(t, "crash")
+	kafka, err := freeLoopbackAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr, err := freeLoopbackAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &crashLoop{t: t, bin: bin, log: openLog(t, dir), kafka: kafka, http: httpAddr, dataDir: filepath.Join(dir, "data")}
+	c.args = []string{"-listen", kafka, "-http", httpAddr, "-data", c.dataDir, "-log-level", "info"}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		for _, p := range c.procs {
+			if p.alive() {
+				p.kill()
+			}
+		}
+	})
+
+	proc := c.start(ctx)
+	if err := createTopic(ctx, kafka, crashTopic, crashPartitions, map[string]string{"segment.bytes": crashSegmentBytes}); err != nil {
+		t.Fatal(err)
+	}
+	check, err := newClient(kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer check.Close()
+
+	producers := make([]*crashProducer, len(crashCodecs))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, cc := range crashCodecs {
+		cl, err := newClient(kafka,
+			kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			kgo.ProducerBatchCompression(cc.codec),
+			kgo.ProducerLinger(5*time.Millisecond),
+			kgo.MaxBufferedRecords(4000),
+			kgo.ClientID(fmt.Sprintf("crash-producer-%d-%s", i, cc.name)),
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		cp := &crashProducer{id: i, codec: cc.name, cl: cl}
+		for p := range cp.maxAcked {
+			cp.maxAcked[p] = -1
+		}
+		producers[i] = cp
+		wg.Add(1)
+		go func() { // owned by the test: ends when stop is closed
+			defer wg.Done()
+			cp.run(ctx, stop, crashRate)
+		}()
+	}
+
+	start := time.Now()
+	kills, startupKills := 0, 0
+	for kills < iters && time.Since(start) < limit {
+		// Up for a random time, and at least until some record written
+		// since the restart is acknowledged.
+		up := randDuration(rng, 300*time.Millisecond, 2500*time.Millisecond)
+		ackedAtStart := totalAcked(producers)
+		upSince := time.Now()
+		for time.Since(upSince) < up || totalAcked(producers) == ackedAtStart {
+			if time.Since(upSince) > time.Minute {
+				t.Fatalf("kill %d: no record acknowledged within a minute of the restart:\n%s", kills+1, proc.tail())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if !proc.alive() {
+			t.Fatalf("kill %d: the broker exited by itself (%v):\n%s", kills+1, proc.waitErr, proc.tail())
+		}
+		before := maxAcked(producers)
+		proc.kill()
+		kills++
+		time.Sleep(randDuration(rng, 0, 400*time.Millisecond))
+
+		// One restart in six is killed again while it recovers.
+		if kills < iters && rng.IntN(6) == 0 {
+			p, err := launchBroker(c.bin, c.args, c.log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.procs = append(c.procs, p)
+			time.Sleep(randDuration(rng, 0, 60*time.Millisecond))
+			p.kill()
+			kills++
+			startupKills++
+		}
+
+		proc = c.start(ctx)
+		hw, err := highWatermarks(ctx, check, crashTopic, crashPartitions)
+		if err != nil {
+			t.Fatalf("after kill %d: %v", kills, err)
+		}
+		for p := range crashPartitions {
+			if hw[p] < before[p]+1 {
+				t.Fatalf("after kill %d: partition %d high watermark %d, but offset %d was acknowledged before the kill (acks=all data lost)", kills, p, hw[p], before[p])
+			}
+		}
+		if kills%10 == 0 || testing.Verbose() {
+			t.Logf("kill %d at %v: high watermarks %v, %d records acknowledged", kills, time.Since(start).Round(time.Millisecond), hw, totalAcked(producers))
+		}
+	}
+	elapsed := time.Since(start)
+	close(stop)
+	wg.Wait()
+	fctx, fcancel := context.WithTimeout(ctx, 3*time.Minute)
+	for _, cp := range producers {
+		if err := cp.cl.Flush(fctx); err != nil {
+			t.Fatalf("producer %d: flush after the last restart: %v", cp.id, err)
+		}
+	}
+	fcancel()
+
+	var acked, failed, produced int64
+	failures := map[string]int{}
+	for _, cp := range producers {
+		a, f, p := cp.counts()
+		acked, failed, produced = acked+a, failed+f, produced+p
+		cp.mu.Lock()
+		for k, v := range cp.errs {
+			failures[fmt.Sprintf("producer %d (%s): %s", cp.id, cp.codec, k)] += v
+		}
+		cp.mu.Unlock()
+	}
+	if acked+failed != produced {
+		t.Fatalf("%d records produced but %d acknowledged and %d failed after the flush", produced, acked, failed)
+	}
+	for k, v := range failures {
+		t.Errorf("%d records failed: %s", v, k)
+	}
+
+	vctx, vcancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer vcancel()
+	res := verifyCrashData(t, vctx, c, check, producers, rng)
+
+	if err := proc.terminate(time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var segs, segBatches int
+	for p := range crashPartitions {
+		sc, err := scanPartitionDir(filepath.Join(c.dataDir, "logs", fmt.Sprintf("%s-%d", crashTopic, p)))
+		if err != nil {
+			t.Fatalf("partition %d segment files: %v", p, err)
+		}
+		if sc.NextOffset != res.hwm[p] || sc.Records != res.stored[p] {
+			t.Fatalf("partition %d segment files: end offset %d with %d records; the broker served %d records up to %d", p, sc.NextOffset, sc.Records, res.stored[p], res.hwm[p])
+		}
+		segs += sc.Segments
+		segBatches += sc.Batches
+	}
+	for _, p := range c.procs {
+		if lines := p.panics(); len(lines) > 0 {
+			t.Fatalf("broker pid %d logged a panic:\n%s", p.pid(), strings.Join(lines, "\n"))
+		}
+	}
+	t.Logf("RESULT crash-loop: %d SIGKILLs (%d during recovery) in %v; %d records produced, %d acknowledged, %d failed, %d stored (%d unacknowledged but stored once); 0 acknowledged records lost or duplicated; %d batches in %d segment files, every CRC valid; %d key lookups found",
+		kills, startupKills, elapsed.Round(time.Second), produced, acked, failed, res.total, res.unackedStored, segBatches, segs, res.lookups)
+}
+
+// crashResult is what verifyCrashData found.
+type crashResult struct {
+	hwm           [crashPartitions]int64
+	stored        [crashPartitions]int64 // records (non-control) below the high watermark
+	total         int64
+	unackedStored int64
+	lookups       int
+}
+
+// verifyCrashData checks the data of a running broker after the crash loop:
+// batches as served by Fetch, then every record through a franz-go consumer
+// against what the producers were told, then a sample of key lookups.
+func verifyCrashData(t *testing.T, ctx context.Context, c *crashLoop, check *kgo.Client, producers []*crashProducer, rng *rand.Rand) crashResult {
+	t.Helper()
+	var res crashResult
+	hw, err := highWatermarks(ctx, check, crashTopic, crashPartitions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(res.hwm[:], hw)
+	for p := range crashPartitions {
+		sc, err := scanFetched(ctx, check, crashTopic, int32(p), hw[p])
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.stored[p] = sc.Records
+	}
+
+	// seen[prod][part][seq] is the offset a record was found at, or -1.
+	seen := make([][crashPartitions][]int64, len(producers))
+	for i, cp := range producers {
+		cp.mu.Lock()
+		for p := range crashPartitions {
+			seen[i][p] = make([]int64, len(cp.offs[p]))
+			for j := range seen[i][p] {
+				seen[i][p][j] = -1
+			}
+		}
+		cp.mu.Unlock()
+	}
+	lastSeq := make([][crashPartitions]int64, len(producers))
+	for i := range lastSeq {
+		for p := range lastSeq[i] {
+			lastSeq[i][p] = -1
+		}
+	}
+	var next, records [crashPartitions]int64 // next offset expected; data records read
+	err = consumeAll(ctx, c.kafka, crashTopic, hw, func(r *kgo.Record) error {
+		p := r.Partition
+		if r.Offset != next[p] {
+			return fmt.Errorf("partition %d: record at offset %d, expected %d (offset gap)", p, r.Offset, next[p])
+		}
+		next[p]++
+		if r.Attrs.IsControl() {
+			return nil
+		}
+		records[p]++
+		prod, part, seq, ok := parseCrashKey(string(r.Key))
+		if !ok || prod < 0 || prod >= len(producers) || part != int(p) || seq < 0 || seq >= int64(len(seen[prod][part])) {
+			return fmt.Errorf("partition %d offset %d: record with key %q was never produced to this partition", p, r.Offset, r.Key)
+		}
+		if want := crashValue(prod, part, seq); string(r.Value) != string(want) {
+			return fmt.Errorf("partition %d offset %d: key %q has value %q, want %q", p, r.Offset, r.Key, r.Value, want)
+		}
+		if prev := seen[prod][part][seq]; prev >= 0 {
+			return fmt.Errorf("partition %d: record %q stored twice, at offsets %d and %d", p, r.Key, prev, r.Offset)
+		}
+		if seq <= lastSeq[prod][part] {
+			return fmt.Errorf("partition %d offset %d: producer %d's record %d stored after its record %d (out of order)", p, r.Offset, prod, seq, lastSeq[prod][part])
+		}
+		lastSeq[prod][part] = seq
+		seen[prod][part][seq] = r.Offset
+		res.total++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range crashPartitions {
+		if next[p] != hw[p] || records[p] != res.stored[p] {
+			t.Fatalf("partition %d: the consumer read %d records up to offset %d; Fetch served %d records up to the high watermark %d", p, records[p], next[p], res.stored[p], hw[p])
+		}
+	}
+
+	type ackedRec struct {
+		prod, part int
+		seq, off   int64
+	}
+	var sample []ackedRec
+	for i, cp := range producers {
+		cp.mu.Lock()
+		for p := range crashPartitions {
+			for seq, off := range cp.offs[p] {
+				got := seen[i][p][seq]
+				switch {
+				case off >= 0 && got < 0:
+					cp.mu.Unlock()
+					t.Fatalf("record %s acknowledged at offset %d of partition %d is missing", crashKey(i, p, int64(seq)), off, p)
+				case off >= 0 && got != off:
+					cp.mu.Unlock()
+					t.Fatalf("record %s acknowledged at offset %d of partition %d is stored at offset %d", crashKey(i, p, int64(seq)), off, p, got)
+				case off < 0 && got >= 0:
+					res.unackedStored++
+				}
+				if off >= 0 && rng.IntN(1000) == 0 {
+					sample = append(sample, ackedRec{i, p, int64(seq), off})
+				}
+			}
+		}
+		cp.mu.Unlock()
+	}
+
+	rng.Shuffle(len(sample), func(i, j int) { sample[i], sample[j] = sample[j], sample[i] })
+	sample = sample[:min(len(sample), 25)]
+	sort.Slice(sample, func(i, j int) bool { return sample[i].off < sample[j].off })
+	for _, s := range sample {
+		key := crashKey(s.prod, s.part, s.seq)
+		got, err := lookupKey(ctx, c.http, crashTopic, int32(s.part), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Records) != 1 {
+			t.Fatalf("key lookup %q on partition %d: %d records, want 1", key, s.part, len(got.Records))
+		}
+		var value string
+		if err := json.Unmarshal(got.Records[0].Value, &value); err != nil {
+			t.Fatalf("key lookup %q: value %s: %v", key, got.Records[0].Value, err)
+		}
+		if r := got.Records[0]; r.Offset != s.off || r.Key != key || value != string(crashValue(s.prod, s.part, s.seq)) {
+			t.Fatalf("key lookup %q on partition %d: offset %d value %q, want offset %d", key, s.part, r.Offset, value, s.off)
+		}
+		res.lookups++
+	}
+	return res
+}
