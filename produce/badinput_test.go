@@ -2,6 +2,7 @@ package produce
 
 import (
 	"encoding/binary"
+	"hash/crc32"
 	"testing"
 	"time"
 
@@ -44,7 +45,8 @@ func TestBadInputCatalogue(t *testing.T) {
 		{"empty records", 9, "t", nil, []byte{}, errcode.InvalidRecord},
 		{"two batches in one partition", 9, "t", nil, append(append([]byte(nil), good...), good...), errcode.InvalidRecord},
 		{"only batch truncated", 9, "t", nil, good[:len(good)-1], errcode.InvalidRecord},
-		{"trailing garbage after the batch", 9, "t", nil, append(append([]byte(nil), good...), 0, 0, 0), errcode.InvalidRecord},
+		{"a second, complete batch after the first", 9, "t", nil, append(append([]byte(nil), good...), newSpec(1).build(t)...), errcode.InvalidRecord},
+		{"magic 7", 9, "t", nil, mutate(good, true, func(b []byte) { b[16] = 7 }), errcode.CorruptMessage},
 		{"magic 1 at v3+", 3, "t", nil, mutate(good, true, func(b []byte) { b[16] = 1 }), errcode.InvalidRecord},
 		{"zstd below v7", 6, "t", nil, zstd.build(t), errcode.UnsupportedCompressionType},
 		{"unknown topic", 9, "nope", nil, good, errcode.UnknownTopicOrPartition},
@@ -105,5 +107,37 @@ func TestBadInputCatalogue(t *testing.T) {
 				t.Fatalf("the next good batch landed at offset %d: offsets were burnt", next.BaseOffset)
 			}
 		})
+	}
+}
+
+// TestTrailingPartialBatchIsTrimmed: Kafka's batch iterator ignores a
+// trailing partial batch, so one complete batch followed by a few stray
+// bytes is accepted and stored without them.
+func TestTrailingPartialBatchIsTrimmed(t *testing.T) {
+	e := newEnv(t, nil)
+	e.topic("t", 1, nil)
+	good := newSpec(2).build(t)
+	got := one(t, e.produce(9, 1, pr("t", 0, append(append([]byte(nil), good...), 0, 0, 0))))
+	wantCode(t, got, errcode.None)
+	if b := e.readAll("t", 0); len(b) != 1 || len(b[0]) != len(good) {
+		t.Fatalf("stored %d batches", len(b))
+	}
+}
+
+// TestLegacyRecordErrors: a v0-v2 message set whose records fail the
+// per-record checks gets those checks' code and record_errors, as v3+ does.
+func TestLegacyRecordErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	e.topic("t", 1, map[string]string{"message.timestamp.before.max.ms": "1000"})
+	set := legacyMessageSet(t, 1, [][2]string{{"k", "v"}})
+	binary.BigEndian.PutUint64(set[8+4+4+1+1:], uint64(time.Now().Add(-time.Hour).UnixMilli())) // magic-1 timestamp
+	binary.BigEndian.PutUint32(set[12:], crc32.ChecksumIEEE(set[16:]))
+	got := one(t, e.produce(2, 1, pr("t", 0, set)))
+	wantCode(t, got, errcode.InvalidTimestamp)
+	if len(got.RecordErrors) != 1 || got.RecordErrors[0].BatchIndex != 0 {
+		t.Fatalf("record_errors %+v", got.RecordErrors)
+	}
+	if n := e.logEnd("t", 0); n != 0 {
+		t.Fatalf("%d records appended", n)
 	}
 }

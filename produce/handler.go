@@ -92,15 +92,16 @@ func WithFileSystem(fs vfs.FS) Option { return func(h *Handler) { h.fs = fs } }
 // WithIndexer sends every durable record of search-enabled topics to ix.
 func WithIndexer(ix Indexer) Option { return func(h *Handler) { h.indexer = ix } }
 
-// Indexer receives every durable batch of a search-enabled topic. It is the
-// hook the search pipeline (package index) plugs into; IndexBatches is
-// called off the produce path's critical section, after the batch is
-// durable, and must not block for long: a slow indexer queues and catches
-// up from the log.
+// Indexer is told of every append to a search-enabled topic. It is the
+// hook the search pipeline (package index) plugs into. Notify is called
+// right after the append, before the data is durable: the indexer reads the
+// log itself, only up to the high watermark, so it never indexes data that
+// could still be lost. Notify must not block: a slow indexer notes the
+// partition and catches up from the log.
 type Indexer interface {
-	// Notify tells the indexer that the partition's log now holds durable
-	// data up to (excluding) highWatermark.
-	Notify(topic string, partition int32, highWatermark int64)
+	// Notify tells the indexer that the partition's log now holds data
+	// up to (excluding) end; it becomes readable once durable.
+	Notify(topic string, partition int32, end int64)
 }
 
 // RequestInfo is what HandleProduce needs from the request header.

@@ -2,7 +2,6 @@ package produce
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -169,9 +168,13 @@ func (h *Handler) checkRequest(info RequestInfo, req *wire.ProduceRequest, jobs 
 				return
 			}
 			j.topic = &t
-			if code, msg := checkFormat(req.Version, j.records); code != errcode.None {
-				answer(j, code, msg)
+			records, code, _ := checkFormat(req.Version, j.records)
+			if code != errcode.None {
+				// Request-level errors carry no message (§1.4).
+				answer(j, code, "")
+				return
 			}
+			j.records = records
 		})
 	}
 
@@ -201,37 +204,24 @@ func (h *Handler) forTopic(jobs []*job, req *wire.ProduceRequest, i int, fn func
 	}
 }
 
-// checkFormat applies the record-format rules of ProduceRequest.validateRecords
-// (kafka-semantics.md §1.2): from v3 a partition must carry exactly one
-// complete magic-2 batch, and zstd needs v7.
-func checkFormat(version int16, b []byte) (errcode.Code, string) {
+// checkFormat applies the record-format rules of
+// ProduceRequest.validateRecords (kafka-semantics.md §1.2) through
+// record.CheckProduceRecords: from v3 a partition must carry exactly one
+// complete magic-2 batch (a trailing partial batch is trimmed, as Kafka's
+// batch iterator does), and zstd needs v7. Null records are INVALID_RECORD
+// at every version. It returns the records to validate.
+func checkFormat(version int16, b []byte) ([]byte, errcode.Code, error) {
 	if b == nil {
-		return errcode.InvalidRecord, "null records"
+		return nil, errcode.InvalidRecord, errors.New("null records")
 	}
 	if version < 3 {
-		return errcode.None, ""
+		return b, errcode.None, nil
 	}
-	if len(b) < record.LogOverhead+5 {
-		return errcode.InvalidRecord, "no complete record batch"
+	batch, err := record.CheckProduceRecords(b, version >= 7)
+	if err != nil {
+		return nil, record.ErrorCode(err), err
 	}
-	size := record.LogOverhead + int64(int32(binary.BigEndian.Uint32(b[8:])))
-	switch {
-	case size < record.LogOverhead+record.MinLegacyLength:
-		return errcode.CorruptMessage, fmt.Sprintf("record batch length %d is below the minimum", size-record.LogOverhead)
-	case size > int64(len(b)):
-		return errcode.InvalidRecord, "no complete record batch"
-	case size < int64(len(b)):
-		return errcode.InvalidRecord, "produce requests v3+ must carry exactly one record batch per partition"
-	case int8(b[16]) != 2:
-		return errcode.InvalidRecord, fmt.Sprintf("produce requests v3+ need message format v2, got magic %d", int8(b[16]))
-	}
-	if len(b) >= record.HeaderSize {
-		hd := record.ReadHeader(b)
-		if hd.Codec() == compress.Zstd && version < 7 {
-			return errcode.UnsupportedCompressionType, "zstd needs produce request v7 or later"
-		}
-	}
-	return errcode.None, ""
+	return batch, errcode.None, nil
 }
 
 // appendJob validates one partition's batch, assigns its offsets and appends
@@ -272,7 +262,7 @@ func (h *Handler) appendJob(info RequestInfo, req *wire.ProduceRequest, j *job, 
 			wrapper = compress.Codec(j.records[17] & record.AttrCodecMask)
 		}
 		res, _, scratch, err = v.UpConvert(nil, j.records, h.targetCodec(t, wrapper), 0, scratch)
-		if err == nil && res.Batch == nil {
+		if err == nil && res.Batch == nil && len(res.Errors) == 0 {
 			err = &errcode.Error{Code: errcode.InvalidRecord, Msg: "no complete message in the message set"}
 		}
 	} else {
@@ -425,11 +415,17 @@ func answerPending(jobs []*job, code errcode.Code, msg string) {
 // answerValidation answers a batch that failed validation. Validation
 // failures after the request-level checks carry the real log start offset
 // except for the "known" codes of §1.4 (CORRUPT_MESSAGE, MESSAGE_TOO_LARGE,
-// RECORD_LIST_TOO_LARGE), which carry -1.
+// RECORD_LIST_TOO_LARGE, KAFKA_STORAGE_ERROR), which carry -1. Failures
+// Kafka throws rather than collects leave error_message null (§1.6); the
+// producer-state and verification errors keep their message.
 func answerValidation(j *job, p *partition, err error) {
 	answerErr(j, err)
+	var re *record.Error
+	if errors.As(err, &re) {
+		j.resp.ErrorMessage = nil
+	}
 	switch j.resp.ErrorCode {
-	case errcode.CorruptMessage, errcode.MessageTooLarge, errcode.RecordListTooLarge:
+	case errcode.CorruptMessage, errcode.MessageTooLarge, errcode.RecordListTooLarge, errcode.KafkaStorageError:
 	default:
 		j.resp.LogStartOffset = p.log.StartOffset()
 	}
