@@ -235,18 +235,6 @@ func (r *report) summaryRow(b *strings.Builder, res *workloadResult) {
 			}
 			row(w.Target, strings.TrimPrefix(ip.Name, "Benchmark")+" (in process)", fmt.Sprintf("%s MB/s", medSpan(ip.MBPerSec, "%.0f")), "-", "-", goal, ver, "-")
 		}
-		none, z, dec := inprocMedian(res, "BenchmarkHandleProduce/none"), inprocMedian(res, "BenchmarkHandleProduce/zstd"), inprocMedian(res, "BenchmarkZstdDecodeBaseline")
-		if none > 0 && z > 0 && dec > 0 {
-			// Time per uncompressed byte: the zstd case costs the
-			// uncompressed case plus k decodes.
-			k := (1/z - 1/none) / (1 / dec)
-			ver := "consistent with at most one decompression"
-			if k >= 1.5 {
-				ver = "**suggests more than one decompression per batch**"
-			}
-			row(w.Target, "decompressions per zstd batch implied by the timings: (1/zstd - 1/none) / (1/decode)", fmt.Sprintf("%.2f", k), "-", "-",
-				"<= 1 (noise makes it approximate)", ver, "-")
-		}
 		return
 	case kindOverload:
 		s := statsOf(res.Runs)
@@ -316,16 +304,6 @@ func (r *report) summaryRow(b *strings.Builder, res *workloadResult) {
 		ratioCell, w.Goal, ver, limCell)
 }
 
-// inprocMedian returns the median MB/s of a named in-process benchmark.
-func inprocMedian(res *workloadResult, name string) float64 {
-	for _, ip := range res.InProc {
-		if ip.Name == name {
-			return median(ip.MBPerSec)
-		}
-	}
-	return 0
-}
-
 // section writes the detail of one workload.
 func (r *report) section(b *strings.Builder, res *workloadResult, out, chartDir string) {
 	w := res.W
@@ -351,8 +329,18 @@ func (r *report) section(b *strings.Builder, res *workloadResult, out, chartDir 
 	if r.Opts.quick {
 		sp = quickSpec(sp)
 	}
-	fmt.Fprintf(b, "Budget per run: %d records or %v; %d client(s); %d B values + 8 B keys; %d partition(s).\n\n",
-		sp.MaxRecords, sp.MaxDuration, sp.Clients, sp.ValueSize, sp.Partitions)
+	budget := fmt.Sprintf("%d records or %v", sp.MaxRecords, sp.MaxDuration)
+	switch {
+	case w.Kind == kindOverload:
+		budget = fmt.Sprintf("a capacity probe, then %v paced at twice the capacity", r.Opts.overloadFor)
+		if r.Opts.quick {
+			budget = "a 1 s capacity probe, then 2s paced at twice the capacity"
+		}
+	case sp.Rate > 0:
+		budget = fmt.Sprintf("%v paced at %s records/s", sp.MaxDuration, count(sp.Rate))
+	}
+	fmt.Fprintf(b, "Budget per run: %s; %d client(s); %d B values + 8 B keys; %d partition(s).\n\n",
+		budget, sp.Clients, sp.ValueSize, sp.Partitions)
 	if w.Kind == kindOverload {
 		b.WriteString("| run | capacity rec/s | offered rec/s | accepted rec/s | MB/s | p50 ms | p99 ms | peak RSS MiB (VmHWM) | max sampled RSS MiB | buffer in use after | records reconciled | result |\n")
 		b.WriteString("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")

@@ -121,9 +121,11 @@ func workloads() []workload {
 			Spec: p5, Peer: peerSegments, Broker: rareFsync, Limit: limitPageCache,
 			Notes: "throughput counts uncompressed bytes; the client's compression shares the 2 cores; kfake stores batches without decompressing them, our broker decompresses each once to validate"},
 		{ID: "P5-inproc", Target: "P5", Title: "HandleProduce in process, 8 x 16 KiB batches per request, page cache",
-			Goal:  ">= 2 GB/s uncompressed; zstd decompressed once (close to the decode-only baseline)",
-			Kind:  kindInProcess,
-			Notes: "go test -bench 'BenchmarkHandleProduce|BenchmarkZstdDecodeBaseline' ./produce, run by this tool in the same run"},
+			Goal: ">= 2 GB/s uncompressed; zstd batches decompressed once",
+			Kind: kindInProcess,
+			Notes: "go test -bench 'BenchmarkHandleProduce|BenchmarkZstdDecodeBaseline' ./produce, run by this tool in the same run. " +
+				"How often a batch is decompressed cannot be read from these timings (the zstd case appends about 4x fewer bytes than the uncompressed one) " +
+				"and the broker exports no decompression count, so the once-only half of the target is not measured here"},
 		{ID: "P6", Target: "P6", Title: "JSON indexing of 1 KiB log documents", Kind: kindLater,
 			Goal: ">= 3x bluge default Batch; produce with indexing >= 0.9x without"},
 		{ID: "P7", Target: "P7", Title: "search freshness below indexing capacity", Kind: kindLater,

@@ -113,9 +113,10 @@ type Bluge struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	mu     sync.Mutex // guards parts and closed; never held while a writer works
-	parts  map[topicPart]*bpart
-	closed bool
+	mu       sync.Mutex // guards parts, deleting and closed; never held while a writer works
+	parts    map[topicPart]*bpart
+	deleting map[string]bool // topics whose directories are being removed
+	closed   bool
 }
 
 type topicPart struct {
@@ -153,7 +154,8 @@ func OpenBluge(dir string, opts BlugeOptions) (*Bluge, error) {
 	if err := removeDeleted(topics); err != nil {
 		return nil, &StorageError{"open", dir, err}
 	}
-	x := &Bluge{root: dir, opts: o, work: make(chan func()), stop: make(chan struct{}), parts: make(map[topicPart]*bpart)}
+	x := &Bluge{root: dir, opts: o, work: make(chan func()), stop: make(chan struct{}),
+		parts: make(map[topicPart]*bpart), deleting: make(map[string]bool)}
 	for range o.AnalysisWorkers {
 		x.wg.Add(1)
 		go x.analysisWorker()
@@ -223,6 +225,13 @@ func (x *Bluge) partition(topic string, id int32, create bool) (*bpart, error) {
 	}
 	if p := x.parts[key]; p != nil {
 		return p, nil
+	}
+	if x.deleting[topic] {
+		// Never reopen a directory DeleteTopic is removing.
+		if create {
+			return nil, &BatchError{Topic: topic, Partition: id, Offset: -1, Reason: "the topic's index is being deleted"}
+		}
+		return nil, nil
 	}
 	if !validTopicName(topic) {
 		if create {
@@ -552,6 +561,11 @@ func (x *Bluge) DeleteTopic(ctx context.Context, topic string) error {
 		x.mu.Unlock()
 		return fmt.Errorf("index: bluge: %w", ErrClosed)
 	}
+	if x.deleting[topic] {
+		x.mu.Unlock()
+		return fmt.Errorf("index: topic %s is already being deleted", topic)
+	}
+	x.deleting[topic] = true
 	var open []*bpart
 	for k, p := range x.parts {
 		if k.topic == topic {
@@ -560,6 +574,11 @@ func (x *Bluge) DeleteTopic(ctx context.Context, topic string) error {
 		}
 	}
 	x.mu.Unlock()
+	defer func() {
+		x.mu.Lock()
+		delete(x.deleting, topic)
+		x.mu.Unlock()
+	}()
 	var errs []error
 	for _, p := range open {
 		if err := p.close(false); err != nil {

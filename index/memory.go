@@ -235,7 +235,7 @@ func (m *Memory) Search(ctx context.Context, topic string, req *Request) (*Resul
 		for n := range p.fields {
 			names = append(names, n)
 		}
-		sp, err := r.specialize(root, id, anyFieldNames(names))
+		sp, err := r.specialize(root, newPartView(id, names))
 		if err != nil {
 			return nil, err
 		}

@@ -274,3 +274,60 @@ func TestPipelineResumesAfterRestart(t *testing.T) {
 		seen[h.ID] = true
 	}
 }
+
+// TestRebuildWhileSearching rebuilds a topic's index while searches and
+// produces keep running: searches never fail, and once the rebuild has
+// caught up every record is found exactly once.
+func TestRebuildWhileSearching(t *testing.T) {
+	ix, err := index.OpenBluge(t.TempDir(), index.BlugeOptions{PersistDelay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, envOptions{ix: ix})
+	e.topic("logs", 2, nil)
+	recs := produceLogs(t, e, "logs", 2, 100, 20)
+	e.waitIndexed("logs", 0)
+	e.waitIndexed("logs", 1)
+	s := e.searcher()
+	ctx := context.Background()
+	stop := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		defer close(errc)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			res, err := s.Search(ctx, "logs", &index.Request{Query: &index.MatchQuery{Field: "msg", Query: "disk"}, Size: 3}, true)
+			if err != nil {
+				errc <- err
+				return
+			}
+			if res.Hits.Total.Value > int64(len(recs))+100 {
+				errc <- fmt.Errorf("%d hits, more than records", res.Hits.Total.Value)
+				return
+			}
+		}
+	}()
+	for range 3 {
+		if err := e.pl.Rebuild(ctx, "logs"); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, produceLogs(t, e, "logs", 2, 10, 10)...)
+	}
+	e.waitIndexed("logs", 0)
+	e.waitIndexed("logs", 1)
+	close(stop)
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Search(ctx, "logs", &index.Request{Size: 1000}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Hits.Total.Value != int64(len(recs)) || len(res.Hits.Hits) != len(recs) {
+		t.Fatalf("%d hits, want %d", res.Hits.Total.Value, len(recs))
+	}
+}

@@ -680,20 +680,36 @@ func (r *resolver) boolQuery(q *BoolQuery) (*plan, error) {
 	return withBoost(p, q.Boost), nil
 }
 
+// partView is what specialising a plan needs to know about one
+// partition's index.
+type partView struct {
+	partition int32
+	fields    map[string]bool // internal field names the index holds
+	anyFields []string        // user-facing names an unfielded query searches
+}
+
+func newPartView(partition int32, internal []string) *partView {
+	v := &partView{partition: partition, fields: make(map[string]bool, len(internal)), anyFields: anyFieldNames(internal)}
+	for _, f := range internal {
+		v.fields[f] = true
+	}
+	return v
+}
+
 // specialize prepares p for one partition's index: _partition conditions
-// become all or none, leaves over every field expand over fields (the
-// user-facing base names the partition's index has), documents below
-// minOffset are excluded, and the boolean structure is simplified.
-func (r *resolver) specialize(p *plan, partition int32, fields []string) (*plan, error) {
+// become all or none, leaves over every field expand over the partition's
+// fields, leaves on fields the partition does not have become none, and
+// the boolean structure is simplified.
+func (r *resolver) specialize(p *plan, v *partView) (*plan, error) {
 	switch p.op {
 	case opPartition:
-		if int64(partition) >= p.lo && int64(partition) <= p.hi {
+		if int64(v.partition) >= p.lo && int64(v.partition) <= p.hi {
 			return planAll(), nil
 		}
 		return planNone(), nil
 	case opAnyField:
-		alts := make([]*plan, 0, len(fields))
-		for _, f := range fields {
+		alts := make([]*plan, 0, len(v.anyFields))
+		for _, f := range v.anyFields {
 			leaf, err := r.resolve(withField(p.leaf, f))
 			if err != nil {
 				if _, ok := err.(*QueryError); ok {
@@ -707,19 +723,23 @@ func (r *resolver) specialize(p *plan, partition int32, fields []string) (*plan,
 		if out.op != opNone {
 			out = withBoost(out, p.boost)
 		}
-		return r.specialize(out, partition, fields)
+		return r.specialize(out, v)
 	case opBool:
-		return r.specializeBool(p, partition, fields)
+		return r.specializeBool(p, v)
+	case opTerm, opPhrase, opRange, opTermRange, opPrefix, opWildcard:
+		if !v.fields[p.field] {
+			return planNone(), nil // no document of the partition has the field
+		}
 	}
 	return p, nil
 }
 
-func (r *resolver) specializeBool(p *plan, partition int32, fields []string) (*plan, error) {
+func (r *resolver) specializeBool(p *plan, v *partView) (*plan, error) {
 	out := &plan{op: opBool, boost: p.boost, minShould: p.minShould}
 	each := func(in []*plan) ([]*plan, error) {
 		res := make([]*plan, 0, len(in))
 		for _, c := range in {
-			s, err := r.specialize(c, partition, fields)
+			s, err := r.specialize(c, v)
 			if err != nil {
 				return nil, err
 			}
@@ -763,10 +783,42 @@ func (r *resolver) specializeBool(p *plan, partition int32, fields []string) (*p
 	if out.minShould > len(out.should) {
 		return planNone(), nil
 	}
-	if len(out.must)+len(out.filter)+len(out.should)+len(out.mustNot) == 0 {
+	switch {
+	case len(out.must)+len(out.filter)+len(out.should)+len(out.mustNot) == 0:
 		return withBoost(planAll(), out.boost), nil
+	case len(out.should) == 1 && out.minShould <= 1 && len(out.must)+len(out.filter)+len(out.mustNot) == 0:
+		// One alternative left (typically of a value's typed
+		// alternatives): the clause itself.
+		return withBoost(out.should[0], out.boost), nil
+	case len(out.must) == 1 && len(out.filter)+len(out.should)+len(out.mustNot) == 0:
+		return withBoost(out.must[0], out.boost), nil
 	}
 	return out, nil
+}
+
+// constantScore reports whether every document p matches gets the same
+// score: ranges and match_all are constant-scored, and keyword-like terms
+// are too (keyword fields have constant norms and a term frequency of 1,
+// as Elasticsearch's keyword fields without norms). Then the best hits
+// are simply the first ones in index order.
+func (p *plan) constantScore() bool {
+	switch p.op {
+	case opAll, opRange:
+		return true
+	case opTerm:
+		return constantNormField(p.field)
+	case opBool:
+		return len(p.should) == 0 && len(p.must) <= 1 && (len(p.must) == 0 || p.must[0].constantScore())
+	}
+	return false
+}
+
+// constantNormField reports whether an internal field holds exact terms
+// whose norm does not depend on the document: keywords, booleans, keys
+// and the exists markers.
+func constantNormField(field string) bool {
+	return strings.HasSuffix(field, suffixKeyword) || strings.HasSuffix(field, suffixBool) ||
+		field == fieldKey || field == fieldExists
 }
 
 // withField returns a copy of leaf q addressed to field.

@@ -332,7 +332,7 @@ func FuzzQueryString(f *testing.F) {
 			}
 			return
 		}
-		if _, err := r.specialize(p, 0, []string{"a", "b"}); err != nil && !errors.As(err, &qe) {
+		if _, err := r.specialize(p, newPartView(0, []string{"a", "a.keyword", "b" + suffixNumber})); err != nil && !errors.As(err, &qe) {
 			t.Fatalf("%q: specialize error %v", s, err)
 		}
 	})

@@ -3,9 +3,9 @@ package produce
 import (
 	"context"
 	"strings"
-	"syscall"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 

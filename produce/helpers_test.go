@@ -252,4 +252,3 @@ func headerOf(b []byte) *record.Header {
 	h := record.ReadHeader(b)
 	return &h
 }
-

@@ -48,7 +48,6 @@ type abortIndex struct {
 	entries []AbortedTxn
 }
 
-
 // openAbortIndex loads the index, dropping a torn tail and every entry whose
 // marker is not below logEnd (it was lost with the log's unsynced tail).
 // existed reports whether the file was there: when it was not, the caller

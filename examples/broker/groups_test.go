@@ -288,15 +288,26 @@ func TestGroupSessionTimeout(t *testing.T) {
 	if s := ready(t, gc.sync(syncRequest{Group: "g", MemberID: ids[0], Generation: gen + 1, Assignments: map[string][]byte{}})); s.Code != errcode.None {
 		t.Fatalf("sync: %s", s.Code)
 	}
-	c := gc.join(joinReq("g", "", "range")) // a new member: rebalance
-	clock.advance(testSession + time.Second)
-	gc.tick() // ids[0] has not rejoined, but the join phase lasts the rebalance timeout
-	waiting(t, c)
-	clock.advance(testRebalance)
+	// A new member starts a rebalance; ids[0] keeps heartbeating (so its
+	// session does not expire) but never rejoins: the join phase ends
+	// after the rebalance timeout without it.
+	c := gc.join(joinReq("g", "", "range"))
+	for el := time.Duration(0); el < testRebalance-5*time.Second; el += 5 * time.Second {
+		clock.advance(5 * time.Second)
+		if code := gc.heartbeat("g", ids[0], gen+1); code != errcode.RebalanceInProgress {
+			t.Fatalf("heartbeat during the rebalance: %s", code)
+		}
+		gc.tick()
+		waiting(t, c)
+	}
+	clock.advance(5 * time.Second)
 	gc.tick()
 	rc := ready(t, c)
 	if rc.Code != errcode.None || len(rc.Members) != 1 || rc.Leader != rc.MemberID {
 		t.Fatalf("the member that did not rejoin was not removed: %+v", rc)
+	}
+	if code := gc.heartbeat("g", ids[0], gen+1); code != errcode.UnknownMemberID {
+		t.Fatalf("member removed at the end of the join phase: %s", code)
 	}
 }
 
