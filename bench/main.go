@@ -80,7 +80,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.repo, "repo", "", "chronik repository `root` (default: found above the working directory)")
 	fs.StringVar(&o.tmp, "tmp", "", "`directory` for broker data and the disk limit test (default: the system temporary directory)")
 	fs.StringVar(&o.broker, "broker", "", "prebuilt example broker `binary` (default: built from the repository)")
-	fs.StringVar(&o.profileDir, "profile", "", "write a CPU profile of our broker's produce phase (first run of each workload) and its pprof -top into `directory`")
+	fs.StringVar(&o.profileDir, "profile", "", "write CPU and heap profiles of our broker's produce phase (first run of each workload) and their pprof -top into `directory`")
 	inproc := fs.Bool("inprocess", true, "also run the produce package's in-process benchmarks (P5) in the same run")
 	fs.DurationVar(&o.overloadFor, "overload-duration", 15*time.Second, "how long P9 offers twice the measured capacity")
 	if err := fs.Parse(args); err != nil {

@@ -103,6 +103,8 @@ func TestReconcileAcceptsFaithfulBroker(t *testing.T) {
 }
 
 func TestReconcileDetectsRecordMissingFromLog(t *testing.T) {
+	defer func(d time.Duration) { endOffsetWait = d }(endOffsetWait)
+	endOffsetWait = 500 * time.Millisecond
 	k, topic, res, gen := produceTiny(t, 2)
 	// A producer told record 999999 is at the end of partition 1, which the
 	// log does not hold.
@@ -228,7 +230,7 @@ func TestSelectedWorkloads(t *testing.T) {
 	for _, w := range ws {
 		ids = append(ids, w.ID)
 	}
-	if got := strings.Join(ids, ","); got != "P1-1p,P1-8p,P9" {
+	if got := strings.Join(ids, ","); got != "P1-1p,P1-8p,P1-lat,P9" {
 		t.Fatalf("selected %s", got)
 	}
 	if _, err := selected(options{only: []string{"P42"}}); err == nil {

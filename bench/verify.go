@@ -117,8 +117,9 @@ func (p *problems) addf(format string, args ...any) {
 }
 
 // endOffsetWait is how long a read-back waits for the log end offsets to
-// reach the acknowledged records before it reads what there is.
-const endOffsetWait = 10 * time.Second
+// reach the acknowledged records before it reads what there is (a
+// variable so that tests of missing records need not wait as long).
+var endOffsetWait = 10 * time.Second
 
 // readBackStall is how long a read-back may go without a new record before
 // it is declared stuck.
