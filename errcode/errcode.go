@@ -11,7 +11,8 @@ import "fmt"
 // Code is a Kafka protocol error code.
 type Code int16
 
-// The codes chronik's produce, fetch, idempotence and transaction paths use.
+// The codes chronik's produce, fetch, idempotence, transaction and group
+// coordinator paths use.
 const (
 	UnknownServerError                 Code = -1
 	None                               Code = 0
@@ -76,6 +77,7 @@ const (
 	UnknownProducerID                  Code = 59
 	ReassignmentInProgress             Code = 60
 	UnsupportedCompressionType         Code = 76
+	MemberIDRequired                   Code = 79
 	InvalidRecord                      Code = 87
 	UnstableOffsetCommit               Code = 88
 	ProducerFenced                     Code = 90
@@ -152,6 +154,7 @@ var infos = map[Code]info{
 	UnknownProducerID:                  {"UNKNOWN_PRODUCER_ID", false},
 	ReassignmentInProgress:             {"REASSIGNMENT_IN_PROGRESS", false},
 	UnsupportedCompressionType:         {"UNSUPPORTED_COMPRESSION_TYPE", false},
+	MemberIDRequired:                   {"MEMBER_ID_REQUIRED", false},
 	InvalidRecord:                      {"INVALID_RECORD", false},
 	UnstableOffsetCommit:               {"UNSTABLE_OFFSET_COMMIT", true},
 	ProducerFenced:                     {"PRODUCER_FENCED", false},

@@ -127,8 +127,8 @@ var wbClass = func() (t [128]uint8) {
 
 // eachASCII is the UAX #29 word segmentation for ASCII input, what the
 // segmenter computes, without its tables: letters, digits and '_' always
-// join (WB5, WB8-WB10, WB13a/b); a letter, then ':', '.' or '\'', then a
-// letter join (WB6/7); a digit, then ',', ';', '.' or '\'', then a digit
+// join (WB5, WB8-WB10, WB13a/b); a letter, then ':', '.' or '\”, then a
+// letter join (WB6/7); a digit, then ',', ';', '.' or '\”, then a digit
 // join (WB11/12). Everything else separates words and is dropped.
 func (a *analyzer) eachASCII(s []byte, fn func(tok []byte)) {
 	n := len(s)

@@ -74,6 +74,7 @@ func BenchmarkBlugeDefaultBatch(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		cpu0 := processCPU()
 		start := time.Now()
 		batch := bluge.NewBatch()
 		inBatch := 0
@@ -90,6 +91,7 @@ func BenchmarkBlugeDefaultBatch(b *testing.B) {
 			}
 		}
 		el := time.Since(start)
+		b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(len(c.docs)), "cpu-us/doc")
 		r, err := w.Reader()
 		if err != nil {
 			b.Fatal(err)
@@ -106,5 +108,6 @@ func BenchmarkBlugeDefaultBatch(b *testing.B) {
 		r.Close()
 		w.Close()
 		b.ReportMetric(float64(len(c.docs))/el.Seconds(), "docs/s")
+		b.ReportMetric(float64(dirSize(b, dir))/float64(len(c.docs)), "disk-B/doc")
 	}
 }

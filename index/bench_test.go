@@ -3,7 +3,10 @@ package index
 import (
 	"context"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -70,6 +73,7 @@ func BenchmarkOurIndexer(b *testing.B) {
 					b.Fatal(err)
 				}
 				batches := corpusBatches(c, "bench", parts, 2048)
+				cpu0 := processCPU()
 				start := time.Now()
 				var wg sync.WaitGroup
 				errs := make(chan error, parts)
@@ -94,7 +98,9 @@ func BenchmarkOurIndexer(b *testing.B) {
 					b.Fatal(err)
 				}
 				el := time.Since(start)
+				b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(len(c.docs)), "cpu-us/doc")
 				checkCorpusCounts(b, ix, "bench", c)
+				b.ReportMetric(float64(dirSize(b, ix.root))/float64(len(c.docs)), "disk-B/doc")
 				if err := ix.Close(); err != nil {
 					b.Fatal(err)
 				}
@@ -102,4 +108,32 @@ func BenchmarkOurIndexer(b *testing.B) {
 			}
 		})
 	}
+}
+
+// dirSize sums the sizes of the files under dir.
+func dirSize(tb testing.TB, dir string) int64 {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			n += info.Size()
+		}
+		return err
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return n
+}
+
+// processCPU is the CPU time (user and system) the process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -262,6 +262,16 @@ var allDocsField = func() *bluge.TermField {
 
 var bm25 = similarity.NewBM25Similarity()
 
+// normFor is the BM25 length norm of a field: constant for exact-term
+// fields (keywords, booleans, keys), as Elasticsearch's keyword fields have
+// no norms, so that a keyword term scores the same in every document.
+func normFor(field string, length int) float32 {
+	if constantNormField(field) {
+		return bm25.ComputeNorm(1)
+	}
+	return bm25.ComputeNorm(length)
+}
+
 func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, &StorageError{"open", dir, err}
@@ -276,7 +286,7 @@ func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
 	cfg = cfg.WithSegmentPlugin(&blugeindex.SegmentPlugin{Type: ice.Type, Version: ice.Version, New: newSegment, Load: ice.Load, Merge: ice.Merge})
 	cfg = cfg.WithUnsafeBatches().
 		WithVirtualField(allDocsField).
-		WithNormCalc(func(_ string, n int) float32 { return bm25.ComputeNorm(n) }).
+		WithNormCalc(normFor).
 		WithPersisterNapTimeMSec(int(x.opts.PersistDelay / time.Millisecond))
 	cfg.NumAnalysisWorkers = 0
 	cfg.AnalysisChan = x.work
@@ -739,9 +749,11 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 		return nil, err
 	}
 	type job struct {
-		p    *bpart
-		snap *blugeindex.Snapshot
-		q    bluge.Query
+		p        *bpart
+		snap     *blugeindex.Snapshot
+		q        bluge.Query
+		constant bool
+		count    int64 // the total when known without searching, else -1
 	}
 	jobs := make([]job, 0, len(parts))
 	defer func() {
@@ -759,7 +771,7 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 		if err != nil {
 			return nil, &StorageError{"search", p.dir, err}
 		}
-		sp, err := r.specialize(root, p.id, anyFieldNames(fields))
+		sp, err := r.specialize(root, newPartView(p.id, fields))
 		if err != nil {
 			return nil, err
 		}
@@ -772,6 +784,15 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 			top.AddMust(bluge.NewBooleanQuery().AddMust(&numericRangeQuery{field: fieldOffset, lo: min, hi: 1<<63 - 1, boost: 1}).SetBoost(0))
 		}
 		jobs[len(jobs)-1].q = top
+		jobs[len(jobs)-1].constant = sp.constantScore()
+		jobs[len(jobs)-1].count = -1
+		if req.MinOffsets[p.id] <= 0 {
+			if n, ok, err := fastCount(snap, sp); err != nil {
+				return nil, &StorageError{"search", p.dir, err}
+			} else if ok {
+				jobs[len(jobs)-1].count = n
+			}
+		}
 	}
 	results := make([]partHits, len(jobs))
 	errs := make([]error, len(jobs))
@@ -787,7 +808,7 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i], errs[i] = searchPartition(ctx, j.snap, j.p, j.q, req)
+			results[i], errs[i] = searchPartition(ctx, j.snap, j.p, j.q, j.constant, j.count, req)
 		}()
 	}
 	wg.Wait()
@@ -797,16 +818,116 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 	return mergePartHits(results, req), nil
 }
 
-func searchPartition(ctx context.Context, snap *blugeindex.Snapshot, p *bpart, q bluge.Query, req *Request) (partHits, error) {
-	out := partHits{part: p.id}
+// searchPartition searches one partition. Scores are computed only when
+// the request needs them: not for field sorts without _score, not for
+// count-only requests, and, for constant-score queries (where the best
+// hits are the first ones in index order), only for those first hits.
+func searchPartition(ctx context.Context, snap *blugeindex.Snapshot, p *bpart, q bluge.Query, constant bool, count int64, req *Request) (partHits, error) {
+	n := req.From + req.Size
+	if count >= 0 && (n == 0 || (constant && len(req.Sort) == 0)) {
+		// The total is known: only the first n matches are needed.
+		out := partHits{part: p.id, total: count}
+		if n == 0 || count == 0 {
+			return out, nil
+		}
+		s, err := q.Searcher(snap, searchOptions)
+		if err != nil {
+			return out, queryFailure(err)
+		}
+		first, err := searchByScore(ctx, snap, p, &limitedSearcher{Searcher: s, left: n}, n)
+		first.total = count
+		return first, err
+	}
+	scores := n > 0 && len(req.Sort) == 0
+	for _, sf := range req.Sort {
+		if sf.Field == "_score" {
+			scores = n > 0
+		}
+	}
+	unscored := searchOptions
+	unscored.Score = "none"
+	switch {
+	case !scores:
+		s, err := q.Searcher(snap, unscored)
+		if err != nil {
+			return partHits{part: p.id}, queryFailure(err)
+		}
+		if len(req.Sort) == 0 {
+			return searchByScore(ctx, snap, p, s, 0)
+		}
+		return searchBySort(ctx, snap, p, s, req)
+	case len(req.Sort) == 0 && constant:
+		// The first n matches in index order, scored; then the count.
+		s, err := q.Searcher(snap, searchOptions)
+		if err != nil {
+			return partHits{part: p.id}, queryFailure(err)
+		}
+		out, err := searchByScore(ctx, snap, p, &limitedSearcher{Searcher: s, left: n}, n)
+		if err != nil || out.total < int64(n) {
+			return out, err
+		}
+		s, err = q.Searcher(snap, unscored)
+		if err != nil {
+			return out, queryFailure(err)
+		}
+		all, err := searchByScore(ctx, snap, p, s, 0)
+		out.total = all.total
+		return out, err
+	}
 	s, err := q.Searcher(snap, searchOptions)
 	if err != nil {
-		return out, queryFailure(err)
+		return partHits{part: p.id}, queryFailure(err)
 	}
 	if len(req.Sort) == 0 {
-		return searchByScore(ctx, snap, p, s, req.From+req.Size)
+		return searchByScore(ctx, snap, p, s, n)
 	}
 	return searchBySort(ctx, snap, p, s, req)
+}
+
+// fastCount counts the matches of a specialised plan from postings
+// sizes, without visiting them, when that is exact: match_all, a single
+// term, and a numeric range that covers a single indexed term. The
+// checkpoint document never holds these fields.
+func fastCount(snap *blugeindex.Snapshot, sp *plan) (int64, bool, error) {
+	switch sp.op {
+	case opAll:
+		n, err := liveDocs(snap)
+		return n, err == nil, err
+	case opTerm:
+		it, err := snap.PostingsIterator([]byte(sp.term), sp.field, false, false, false)
+		if err != nil {
+			return 0, false, err
+		}
+		return int64(it.Count()), true, nil
+	case opRange:
+		terms, err := numericTerms(snap, sp.field, sp.lo, sp.hi)
+		if err != nil || len(terms) > 1 {
+			return 0, false, err
+		}
+		if len(terms) == 0 {
+			return 0, true, nil
+		}
+		it, err := snap.PostingsIterator(terms[0], sp.field, false, false, false)
+		if err != nil {
+			return 0, false, err
+		}
+		return int64(it.Count()), true, nil
+	}
+	return 0, false, nil
+}
+
+// limitedSearcher ends a search after left matches.
+type limitedSearcher struct {
+	search.Searcher
+	left int
+}
+
+func (l *limitedSearcher) Next(ctx *search.Context) (*search.DocumentMatch, error) {
+	if l.left <= 0 {
+		return nil, nil
+	}
+	l.left--
+	return l.Searcher.Next(ctx)
 }
 
 // searchByScore collects the n best hits by score (ties in index

@@ -42,7 +42,9 @@ type bdoc struct {
 	locs   []bloc
 	table  []int32 // open-addressing hash of (field, term) -> term index + 1
 	pre    []byte  // scratch for numeric terms
-	seed   maphash.Seed
+	// lastTerm is the index of the term addTerm last found or added.
+	lastTerm int32
+	seed     maphash.Seed
 }
 
 type bfield struct {
@@ -153,6 +155,7 @@ func (d *bdoc) addTerm(f int32, term []byte, pos int32) {
 		}
 		t := &d.terms[slot-1]
 		if t.field == f && string(d.buf[t.off:t.off+t.n]) == string(term) {
+			d.lastTerm = slot - 1
 			t.freq++
 			if pos > 0 {
 				d.occT = append(d.occT, slot-1)
@@ -163,6 +166,7 @@ func (d *bdoc) addTerm(f int32, term []byte, pos int32) {
 		h = (h + 1) & mask
 	}
 	idx := int32(len(d.terms))
+	d.lastTerm = idx
 	d.terms = append(d.terms, bterm{field: f, off: int32(len(d.buf)), n: int32(len(term)), freq: 1})
 	d.buf = append(d.buf, term...)
 	d.table[h] = idx + 1
@@ -223,6 +227,9 @@ func (d *bdoc) keyword(field string, value []byte) {
 	f := d.field(field, opts)
 	d.fields[f].length++
 	d.addTerm(f, value, 0)
+	if t := &d.terms[d.lastTerm]; t.freq > 1 {
+		t.freq = 1 // exact terms score alike however often repeated
+	}
 }
 
 // number implements sink: the prefix-coded terms of v at every shift.

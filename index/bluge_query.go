@@ -22,11 +22,7 @@ func blugeQuery(p *plan) bluge.Query {
 	case opTerm:
 		return bluge.NewTermQuery(p.term).SetField(p.field).SetBoost(p.boost)
 	case opPhrase:
-		terms := make([][]string, len(p.phrase))
-		for i, t := range p.phrase {
-			terms[i] = []string{t}
-		}
-		return bluge.NewMultiPhraseQuery(terms).SetField(p.field).SetSlop(p.slop).SetBoost(p.boost)
+		return &phraseQuery{field: p.field, terms: p.phrase, slop: p.slop, boost: p.boost}
 	case opRange:
 		return &numericRangeQuery{field: p.field, lo: p.lo, hi: p.hi, boost: p.boost}
 	case opTermRange:
@@ -44,14 +40,22 @@ func blugeQuery(p *plan) bluge.Query {
 			// A filter must match but adds nothing to the score.
 			b.AddMust(bluge.NewBooleanQuery().AddMust(blugeQuery(c)).SetBoost(0))
 		}
-		for _, c := range p.should {
-			b.AddShould(blugeQuery(c))
-		}
 		for _, c := range p.mustNot {
 			b.AddMustNot(blugeQuery(c))
 		}
 		if len(p.should) > 0 {
-			b.SetMinShould(p.minShould)
+			sh := b
+			if p.minShould > 0 && len(p.must)+len(p.filter)+len(p.mustNot) > 0 {
+				// Required alternatives next to other clauses go into a
+				// clause of their own: bluge's unscored disjunction
+				// reports no minimum, which would make them optional.
+				sh = bluge.NewBooleanQuery()
+				b.AddMust(sh)
+			}
+			for _, c := range p.should {
+				sh.AddShould(blugeQuery(c))
+			}
+			sh.SetMinShould(p.minShould)
 		}
 		return b.SetBoost(p.boost)
 	}
@@ -91,15 +95,30 @@ type numericRangeQuery struct {
 }
 
 func (q *numericRangeQuery) Searcher(i search.Reader, options search.SearcherOptions) (search.Searcher, error) {
+	terms, err := numericTerms(i, q.field, q.lo, q.hi)
+	if err != nil {
+		return nil, err
+	}
+	scorer := similarity.ConstantScorer(q.boost)
+	if len(terms) == 1 {
+		return searcher.NewTermSearcherBytes(i, terms[0], q.field, q.boost, scorer, options)
+	}
+	return searcher.NewMultiTermSearcherBytes(i, terms, q.field, q.boost, scorer,
+		similarity.NewCompositeSumScorer(), options, false)
+}
+
+// numericTerms lists the indexed prefix terms of field that together
+// cover the integers lo..hi.
+func numericTerms(i search.Reader, field string, lo, hi int64) ([][]byte, error) {
 	var terms [][]byte
 	var err error
-	splitRange(q.lo, q.hi, numericStep, func(shift uint, lo, hi int64) {
+	splitRange(lo, hi, numericStep, func(shift uint, lo, hi int64) {
 		if err != nil {
 			return
 		}
 		start := numeric.MustNewPrefixCodedInt64(lo, shift)
 		end := append(numeric.MustNewPrefixCodedInt64(hi, shift), 0)
-		it, ierr := i.DictionaryIterator(q.field, nil, start, end)
+		it, ierr := i.DictionaryIterator(field, nil, start, end)
 		if ierr != nil {
 			err = ierr
 			return
@@ -119,12 +138,7 @@ func (q *numericRangeQuery) Searcher(i search.Reader, options search.SearcherOpt
 			err = cerr
 		}
 	})
-	if err != nil {
-		return nil, err
-	}
-	boost := q.boost
-	return searcher.NewMultiTermSearcherBytes(i, terms, q.field, boost, similarity.ConstantScorer(boost),
-		similarity.NewCompositeSumScorer(), options, false)
+	return terms, err
 }
 
 // splitRange calls emit with prefix ranges that together cover [lo, hi]

@@ -494,14 +494,25 @@ func wildcardRegexp(pattern string) string {
 }
 
 // phraseMatch reports whether f holds the phrase terms in order, moving
-// positions by at most slop in total: the phrase-path search bluge's
-// phrase searcher runs, so both indexes agree.
+// positions by at most slop in total.
 func phraseMatch(f *memField, phrase []string, slop int) bool {
 	locs := make([][]int, len(phrase))
 	for i, t := range phrase {
 		locs[i] = f.terms[t]
-		if len(locs[i]) == 0 {
-			return false
+	}
+	return phraseCount(locs, phrase, slop) > 0
+}
+
+// phraseCount counts the phrase's occurrences given each term's positions
+// (ascending): each position of the first term starting a path in which
+// every next term is found with the total distance from its expected
+// position (one after the previous) at most slop, no term position used
+// twice. This is the phrase-path rule of bluge's phrase searcher, shared
+// by both indexes.
+func phraseCount(locs [][]int, phrase []string, slop int) int {
+	for _, l := range locs {
+		if len(l) == 0 {
+			return 0
 		}
 	}
 	type used struct{ term, pos int }
@@ -513,14 +524,11 @@ func phraseMatch(f *memField, phrase []string, slop int) bool {
 		}
 	next:
 		for _, pos := range locs[i] {
-			dist := 0
-			if prev != 0 {
-				dist = prev + 1 - pos
-				if dist < 0 {
-					dist = -dist
-				}
+			dist := prev + 1 - pos
+			if dist < 0 {
+				dist = -dist
 			}
-			if prev != 0 && remaining-dist < 0 {
+			if remaining-dist < 0 {
 				continue
 			}
 			for _, u := range path {
@@ -536,5 +544,12 @@ func phraseMatch(f *memField, phrase []string, slop int) bool {
 		}
 		return false
 	}
-	return find(0, 0, slop)
+	n := 0
+	for _, start := range locs[0] {
+		path = append(path[:0], used{0, start})
+		if find(1, start, slop) {
+			n++
+		}
+	}
+	return n
 }

@@ -292,6 +292,7 @@ func TestRebuildWhileSearching(t *testing.T) {
 	ctx := context.Background()
 	stop := make(chan struct{})
 	errc := make(chan error, 1)
+	limit := int64(len(recs) + 3*2*10) // every record this test produces
 	go func() {
 		defer close(errc)
 		for {
@@ -305,7 +306,7 @@ func TestRebuildWhileSearching(t *testing.T) {
 				errc <- err
 				return
 			}
-			if res.Hits.Total.Value > int64(len(recs))+100 {
+			if res.Hits.Total.Value > limit {
 				errc <- fmt.Errorf("%d hits, more than records", res.Hits.Total.Value)
 				return
 			}

@@ -48,9 +48,10 @@ import (
 // end offsets, their byte length and the chunk count (uint64 BE).
 
 const (
-	shift0         = 0x20 // first byte of a full-precision prefix-coded integer
-	iceChunkMode   = 1025 // ice's chunkModeV1
-	legacyChunk    = 1024 // doc values chunking
+	oneHit         = 1 << 63 // ice's flag of a 1-hit dictionary value: norm bits << 31 | document
+	shift0         = 0x20    // first byte of a full-precision prefix-coded integer
+	iceChunkMode   = 1025    // ice's chunkModeV1
+	legacyChunk    = 1024    // doc values chunking
 	termSeparator  = 0xFF
 	iceFooterBytes = 8*4 + 4*3
 )
@@ -66,12 +67,18 @@ type segmentBuilder struct {
 	dv       []bool   // per field: has doc values
 	numeric  []bool   // per field: holds prefix-coded integers
 
-	// fullDocValues keeps every term in doc values, as ice.New does
-	// (tests compare the two builders byte for byte); by default numeric
-	// fields keep only their full-precision (shift 0) term, the one
-	// sorting reads, which makes doc values about 8 times smaller.
-	fullDocValues bool
-	byField  [][]int32
+	// iceCompatible writes exactly what ice.New writes (tests compare the
+	// two builders byte for byte). By default two things differ: numeric
+	// doc values keep only the full-precision term (see fullDocValues),
+	// and a term in a single document with frequency 1 and no positions
+	// (ids, timestamps, offsets) is stored in its dictionary entry alone,
+	// ice's "1-hit" encoding, which ice's merges also use, instead of a
+	// postings record of some 40 bytes.
+	iceCompatible bool
+
+	// Numeric doc values keep only the full-precision (shift 0) term of
+	// each value, the one sorting reads: 8 times smaller.
+	byField [][]int32
 
 	// Terms of all fields: (field, term) -> term index.
 	terms []sterm
@@ -370,7 +377,7 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 			if err := b.builder.Insert(term, off); err != nil {
 				return nil, err
 			}
-			if b.dv[fid] && (b.fullDocValues || !b.numeric[fid] || (len(term) > 0 && term[0] == shift0)) {
+			if b.dv[fid] && (b.iceCompatible || !b.numeric[fid] || (len(term) > 0 && term[0] == shift0)) {
 				t := &b.terms[sid]
 				for _, p := range b.sorted[t.first : t.first+t.count] {
 					b.docVals[p.doc] = append(append(b.docVals[p.doc], term...), termSeparator)
@@ -545,6 +552,12 @@ func (b *segmentBuilder) writeChunked(c *chunkedInts) uint64 {
 func (b *segmentBuilder) writePostings(sid int32, fid int, numDocs uint64) (uint64, error) {
 	t := &b.terms[sid]
 	card := uint64(t.count)
+	if card == 1 && !b.iceCompatible {
+		p := &b.sorted[t.first]
+		if nb := uint64(math.Float32bits(p.norm)); !p.hasLocs && p.freq == 1 && p.doc < 1<<31 && nb != 0 && nb < 1<<31 {
+			return oneHit | nb<<31 | uint64(p.doc), nil
+		}
+	}
 	chunkSize := numDocs / (card/1024 + 1)
 	chunks := int((numDocs-1)/chunkSize + 1)
 	tf, lc := &b.tfC, &b.locC

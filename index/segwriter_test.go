@@ -19,7 +19,7 @@ func checkSameSegment(t *testing.T, docs []segment.Document) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &segmentBuilder{fieldIDs: make(map[string]int), seed: maphash.MakeSeed(), fullDocValues: true}
+	b := &segmentBuilder{fieldIDs: make(map[string]int), seed: maphash.MakeSeed(), iceCompatible: true}
 	data, err := b.build(docs, norm)
 	if err != nil {
 		t.Fatal(err)
@@ -121,4 +121,89 @@ func TestSegmentBuilderDocValues(t *testing.T) {
 			t.Fatalf("doc %d: doc values %v %v", d, offs, levels)
 		}
 	}
+}
+
+// TestSegmentBuilderDefaultsReadBack checks the default (smaller) segment
+// against ice's: every field's dictionary holds the same terms with the
+// same postings (documents, frequencies, norms, positions), whether or not
+// a term was stored with the 1-hit encoding.
+func TestSegmentBuilderDefaultsReadBack(t *testing.T) {
+	c := genDocs(1500, 8)
+	docs := analysedDocs(c, 1500, true)
+	want, _, err := ice.New(docs, normFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := newSegment(docs, normFor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type posting struct {
+		doc  uint64
+		freq int
+		norm float64
+		locs []int
+	}
+	read := func(seg segment.Segment, field, term string) []posting {
+		d, err := seg.Dictionary(field)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pl, err := d.PostingsList([]byte(term), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it, err := pl.Iterator(true, true, true, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []posting
+		for {
+			p, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p == nil {
+				return out
+			}
+			ps := posting{doc: p.Number(), freq: p.Frequency(), norm: p.Norm()}
+			for _, l := range p.Locations() {
+				ps.locs = append(ps.locs, l.Pos())
+			}
+			out = append(out, ps)
+		}
+	}
+	fields := want.Fields()
+	if fmt.Sprint(fields) != fmt.Sprint(got.Fields()) {
+		t.Fatalf("fields %v, want %v", got.Fields(), fields)
+	}
+	terms, oneHits := 0, 0
+	for _, f := range fields {
+		d, err := want.Dictionary(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := d.Iterator(nil, nil, nil)
+		for {
+			e, err := it.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e == nil {
+				break
+			}
+			w, g := read(want, f, e.Term()), read(got, f, e.Term())
+			if fmt.Sprint(w) != fmt.Sprint(g) {
+				t.Fatalf("field %q term %q: postings %v, want %v", f, e.Term(), g, w)
+			}
+			terms++
+			if len(w) == 1 && w[0].freq == 1 && len(w[0].locs) == 0 {
+				oneHits++
+			}
+		}
+	}
+	if oneHits == 0 {
+		t.Fatal("no term used the 1-hit encoding")
+	}
+	t.Logf("%d terms compared, %d single-document ones", terms, oneHits)
 }

@@ -24,6 +24,7 @@ const (
 	crashPartitions   = 4
 	crashRate         = 400 // records per second per producer
 	crashSegmentBytes = "131072"
+	crashLookups      = 25 // acknowledged keys looked up over HTTP at the end
 )
 
 // crashCodecs names one producer per compression codec.
@@ -159,8 +160,7 @@ func (cp *crashProducer) counts() (acked, failed, produced int64) {
 // crashLoop is the state of one TestCrashLoop run.
 type crashLoop struct {
 	t       *testing.T
-	bin     string
-	args    []string
+	cmd     brokerCmd
 	log     *syncWriter
 	kafka   string
 	http    string
@@ -175,7 +175,7 @@ func (c *crashLoop) start(ctx context.Context) *brokerProcess {
 	var err error
 	// The fixed ports may be held for a moment by the process just killed.
 	for try := 0; ; try++ {
-		p, err = startBroker(ctx, c.bin, c.args, c.log, 2*time.Minute)
+		p, err = startBroker(ctx, c.cmd, c.log, 2*time.Minute)
 		if err == nil || try == 20 || !strings.Contains(err.Error(), "address already in use") {
 			break
 		}
@@ -215,6 +215,23 @@ func totalAcked(ps []*crashProducer) int64 {
 	return n
 }
 
+// duplicatesRecognised returns the broker's count of records in retried
+// batches it answered as duplicates (chronik_duplicate_records_total) since
+// it started, or 0 when /metrics does not answer within a second.
+func duplicatesRecognised(ctx context.Context, p *brokerProcess) float64 {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	m, err := scrapeCounters(ctx, p.http, "chronik_duplicate_records_total")
+	if err != nil {
+		return 0
+	}
+	var n float64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
 // randDuration returns a duration uniformly in [lo, hi].
 func randDuration(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 	return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
@@ -240,6 +257,7 @@ func randDuration(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 // The default run is short; -iterations and -duration (or -long) make it
 // long.
 func TestCrashLoop(t *testing.T) {
+	t.Parallel()
 	bin := brokerBinary(t)
 	rng, _ := newRand(t)
 	iters, limit := iterations(), duration(25*time.Second, 30*time.Minute)
@@ -252,8 +270,8 @@ func TestCrashLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &crashLoop{t: t, bin: bin, log: openLog(t, dir), kafka: kafka, http: httpAddr, dataDir: filepath.Join(dir, "data")}
-	c.args = []string{"-listen", kafka, "-http", httpAddr, "-data", c.dataDir, "-log-level", "info"}
+	c := &crashLoop{t: t, log: openLog(t, dir), kafka: kafka, http: httpAddr, dataDir: filepath.Join(dir, "data")}
+	c.cmd = brokerCmd{bin: bin, args: []string{"-listen", kafka, "-http", httpAddr, "-data", c.dataDir, "-log-level", "info"}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() {
 		cancel()
@@ -303,6 +321,7 @@ func TestCrashLoop(t *testing.T) {
 
 	start := time.Now()
 	kills, startupKills := 0, 0
+	dups := 0.0 // retried batches' records the broker recognised as duplicates, summed over its runs
 	for kills < iters && time.Since(start) < limit {
 		// Up for a random time, and at least until some record written
 		// since the restart is acknowledged.
@@ -319,13 +338,14 @@ func TestCrashLoop(t *testing.T) {
 			t.Fatalf("kill %d: the broker exited by itself (%v):\n%s", kills+1, proc.waitErr, proc.tail())
 		}
 		before := maxAcked(producers)
+		dups += duplicatesRecognised(ctx, proc)
 		proc.kill()
 		kills++
 		time.Sleep(randDuration(rng, 0, 400*time.Millisecond))
 
 		// One restart in six is killed again while it recovers.
 		if kills < iters && rng.IntN(6) == 0 {
-			p, err := launchBroker(c.bin, c.args, c.log)
+			p, err := launchBroker(c.cmd, c.log)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -383,6 +403,7 @@ func TestCrashLoop(t *testing.T) {
 	defer vcancel()
 	res := verifyCrashData(t, vctx, c, check, producers, rng)
 
+	dups += duplicatesRecognised(ctx, proc)
 	if err := proc.terminate(time.Minute); err != nil {
 		t.Fatal(err)
 	}
@@ -403,8 +424,8 @@ func TestCrashLoop(t *testing.T) {
 			t.Fatalf("broker pid %d logged a panic:\n%s", p.pid(), strings.Join(lines, "\n"))
 		}
 	}
-	t.Logf("RESULT crash-loop: %d SIGKILLs (%d during recovery) in %v; %d records produced, %d acknowledged, %d failed, %d stored (%d unacknowledged but stored once); 0 acknowledged records lost or duplicated; %d batches in %d segment files, every CRC valid; %d key lookups found",
-		kills, startupKills, elapsed.Round(time.Second), produced, acked, failed, res.total, res.unackedStored, segBatches, segs, res.lookups)
+	t.Logf("RESULT crash-loop: %d SIGKILLs (%d during recovery) in %v; %d records produced, %d acknowledged, %d failed, %d stored (%d unacknowledged but stored once); %v retried records recognised as duplicates; 0 acknowledged records lost or duplicated; %d batches in %d segment files, every CRC valid; %d key lookups found",
+		kills, startupKills, elapsed.Round(time.Second), produced, acked, failed, res.total, res.unackedStored, dups, segBatches, segs, res.lookups)
 }
 
 // crashResult is what verifyCrashData found.
@@ -496,6 +517,7 @@ func verifyCrashData(t *testing.T, ctx context.Context, c *crashLoop, check *kgo
 		seq, off   int64
 	}
 	var sample []ackedRec
+	var acked int64
 	for i, cp := range producers {
 		cp.mu.Lock()
 		for p := range crashPartitions {
@@ -511,16 +533,20 @@ func verifyCrashData(t *testing.T, ctx context.Context, c *crashLoop, check *kgo
 				case off < 0 && got >= 0:
 					res.unackedStored++
 				}
-				if off >= 0 && rng.IntN(1000) == 0 {
-					sample = append(sample, ackedRec{i, p, int64(seq), off})
+				if off >= 0 {
+					// Reservoir sampling of crashLookups acknowledged records.
+					acked++
+					if len(sample) < crashLookups {
+						sample = append(sample, ackedRec{i, p, int64(seq), off})
+					} else if j := rng.Int64N(acked); j < crashLookups {
+						sample[j] = ackedRec{i, p, int64(seq), off}
+					}
 				}
 			}
 		}
 		cp.mu.Unlock()
 	}
 
-	rng.Shuffle(len(sample), func(i, j int) { sample[i], sample[j] = sample[j], sample[i] })
-	sample = sample[:min(len(sample), 25)]
 	sort.Slice(sample, func(i, j int) bool { return sample[i].off < sample[j].off })
 	for _, s := range sample {
 		key := crashKey(s.prod, s.part, s.seq)

@@ -194,6 +194,7 @@ func consumeAll(ctx context.Context, addr, topic string, ends []int64, fn func(*
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: parts}),
 		kgo.FetchMaxWait(200*time.Millisecond),
 		kgo.FetchMaxBytes(32<<20),
+		kgo.FetchMaxPartitionBytes(4<<20),
 		kgo.KeepControlRecords(),
 	)
 	if err != nil {

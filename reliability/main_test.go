@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -72,6 +74,9 @@ func newRand(t testing.TB) (*rand.Rand, uint64) {
 var workDir string
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(loadgenEnv); path != "" {
+		os.Exit(loadgenMain(path))
+	}
 	flag.Parse()
 	dir, err := os.MkdirTemp("", "chronik-reliability-")
 	if err != nil {
@@ -102,46 +107,110 @@ func testDir(t testing.TB, name string) string {
 	return d
 }
 
+// build is one go build run in the background, at most once per test
+// binary.
+type build struct {
+	once sync.Once
+	done chan struct{} // closed when the build ended
+	path string
+	err  error
+	took time.Duration
+}
+
+func newBuild() *build { return &build{done: make(chan struct{})} }
+
 var (
-	buildOnce sync.Once
-	buildBin  string
-	buildErr  error
-	buildTime time.Duration
+	brokerBuild  = newBuild() // examples/broker
+	loadgenBuild = newBuild() // this test binary without the race detector
 )
 
+// start runs `go <args...> -o out pkg` in the background unless it ran.
+func (b *build) start(out string, args ...string) {
+	b.once.Do(func() {
+		b.path = out
+		go func() { // owned by b: ends with the build
+			defer close(b.done)
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, goTool(), args...)
+			var buf bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &buf, &buf
+			if err := cmd.Run(); err != nil {
+				b.err = fmt.Errorf("go %v: %w\n%s", args, err, buf.String())
+			}
+			b.took = time.Since(start)
+		}()
+	})
+}
+
+// wait returns the built file, failing t if the build failed.
+func (b *build) wait(t testing.TB, what string) string {
+	t.Helper()
+	<-b.done
+	if b.err != nil {
+		t.Fatal(b.err)
+	}
+	t.Logf("%s built in %v", what, b.took.Round(time.Millisecond))
+	return b.path
+}
+
 // brokerBinary builds examples/broker once per test binary (or returns
-// -broker-bin) and skips the test where the harness cannot run.
+// -broker-bin) and skips the test where the harness cannot run. It also
+// starts building the load generator when TestOverload will need it, so
+// that the two builds overlap.
 func brokerBinary(t testing.TB) string {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the reliability harness reads /proc and needs Linux")
 	}
+	if raceEnabled && willRun("TestOverload") {
+		startLoadgenBuild()
+	}
 	if *flagBrokerBin != "" {
 		return *flagBrokerBin
 	}
-	buildOnce.Do(func() {
-		start := time.Now()
-		buildBin = filepath.Join(workDir, "broker")
-		args := []string{"build", "-o", buildBin}
-		if *flagBrokerRace {
-			args = append(args, "-race")
-		}
-		args = append(args, "github.com/chronik-go/chronik/examples/broker")
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goTool(), args...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			buildErr = fmt.Errorf("go %v: %w\n%s", args, err, out.String())
-		}
-		buildTime = time.Since(start)
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	out := filepath.Join(workDir, "broker")
+	args := []string{"build", "-o", out}
+	if *flagBrokerRace {
+		args = append(args, "-race")
 	}
-	t.Logf("broker binary built in %v", buildTime.Round(time.Millisecond))
-	return buildBin
+	brokerBuild.start(out, append(args, "github.com/chronik-go/chronik/examples/broker")...)
+	return brokerBuild.wait(t, "broker binary")
+}
+
+// startLoadgenBuild starts building this package's test binary without
+// the race detector.
+func startLoadgenBuild() {
+	out := filepath.Join(workDir, "loadgen.test")
+	loadgenBuild.start(out, "test", "-c", "-o", out, "github.com/chronik-go/chronik/reliability")
+}
+
+// loadgenBinary returns a test binary of this package without the race
+// detector, to run as TestOverload's load generator: this one when it has
+// no race detector, else one built once.
+func loadgenBinary(t testing.TB) string {
+	t.Helper()
+	if !raceEnabled {
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return exe
+	}
+	startLoadgenBuild()
+	return loadgenBuild.wait(t, "load generator (test binary without -race)")
+}
+
+// willRun reports whether -run selects the top-level test name.
+func willRun(name string) bool {
+	f := flag.Lookup("test.run")
+	if f == nil || f.Value.String() == "" {
+		return true
+	}
+	pat, _, _ := strings.Cut(f.Value.String(), "/")
+	ok, err := regexp.MatchString(pat, name)
+	return err != nil || ok
 }
 
 // goTool returns the go command: `go test` puts GOROOT/bin first on PATH.

@@ -40,12 +40,18 @@ type brokerProcess struct {
 	waitErr error
 }
 
-// startBroker runs bin with args, copying its stderr to log (which may be
+// brokerCmd is how to run the broker: its binary and flags.
+type brokerCmd struct {
+	bin  string
+	args []string
+}
+
+// startBroker runs the broker, copying its stderr to log (which may be
 // shared by several runs), and waits up to readyTimeout for the ready line.
 // If ctx ends or the process exits first, it is killed and an error with the
 // last stderr lines is returned.
-func startBroker(ctx context.Context, bin string, args []string, log *syncWriter, readyTimeout time.Duration) (*brokerProcess, error) {
-	p, err := launchBroker(bin, args, log)
+func startBroker(ctx context.Context, bc brokerCmd, log *syncWriter, readyTimeout time.Duration) (*brokerProcess, error) {
+	p, err := launchBroker(bc, log)
 	if err != nil {
 		return nil, err
 	}
@@ -66,12 +72,12 @@ func startBroker(ctx context.Context, bin string, args []string, log *syncWriter
 	}
 }
 
-// launchBroker runs bin with args and returns at once, without waiting for
+// launchBroker runs the broker and returns at once, without waiting for
 // the ready line (so that a caller can also kill the broker while it
 // recovers its data).
-func launchBroker(bin string, args []string, log *syncWriter) (*brokerProcess, error) {
+func launchBroker(bc brokerCmd, log *syncWriter) (*brokerProcess, error) {
 	p := &brokerProcess{exited: make(chan struct{}), out: newStderrWatch(log)}
-	p.cmd = exec.Command(bin, args...)
+	p.cmd = exec.Command(bc.bin, bc.args...)
 	p.cmd.Stdout = io.Discard
 	p.cmd.Stderr = p.out
 	p.cmd.SysProcAttr = childAttr()
@@ -284,21 +290,23 @@ func parseVmRSS(status []byte) (int64, error) {
 }
 
 // rssSampler reads a process's RSS at a fixed interval and keeps the
-// largest value and the samples' count.
+// largest value overall and per named phase.
 type rssSampler struct {
 	pid  int
 	stop chan struct{}
 	done chan struct{}
 
-	mu      sync.Mutex // guards the fields below
-	max     int64
-	samples int
-	err     error // first read error while the process was alive
+	mu       sync.Mutex // guards the fields below
+	max      int64
+	samples  int
+	phase    string           // the current phase; "" before the first split
+	phaseMax map[string]int64 // largest RSS per phase
+	err      error            // first read error
 }
 
 // sampleRSS starts sampling pid every interval until stopRSS.
 func sampleRSS(pid int, interval time.Duration) *rssSampler {
-	s := &rssSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{})}
+	s := &rssSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{}), phaseMax: map[string]int64{}}
 	go func() { // owned by s: ends at stopRSS
 		defer close(s.done)
 		t := time.NewTicker(interval)
@@ -327,6 +335,22 @@ func (s *rssSampler) sample() {
 	}
 	s.samples++
 	s.max = max(s.max, v)
+	s.phaseMax[s.phase] = max(s.phaseMax[s.phase], v)
+}
+
+// split takes one sample, then attributes later samples to phase.
+func (s *rssSampler) split(phase string) {
+	s.sample()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.phase = phase
+}
+
+// phaseRSS returns the largest RSS sampled during phase.
+func (s *rssSampler) phaseRSS(phase string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.phaseMax[phase]
 }
 
 // stopRSS ends sampling and returns the largest RSS seen, the number of

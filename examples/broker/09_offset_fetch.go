@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/chronik-go/chronik/errcode"
 	"github.com/chronik-go/chronik/produce"
@@ -128,18 +130,10 @@ func (b *broker) groupOffsets(ctx context.Context, group string, asked []askedTo
 			for p, o := range ps {
 				ft.partitions = append(ft.partitions, fetchedOffset{p, o})
 			}
-			slices.SortFunc(ft.partitions, func(a, b fetchedOffset) int { return int(a.partition) - int(b.partition) })
+			slices.SortFunc(ft.partitions, func(a, b fetchedOffset) int { return cmp.Compare(a.partition, b.partition) })
 			out = append(out, ft)
 		}
-		slices.SortFunc(out, func(a, b fetchedTopic) int {
-			switch {
-			case a.topic < b.topic:
-				return -1
-			case a.topic > b.topic:
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(out, func(a, b fetchedTopic) int { return strings.Compare(a.topic, b.topic) })
 		return out, errcode.None
 	}
 	for _, t := range asked {

@@ -47,7 +47,7 @@ func (b *broker) joinGroup(ctx context.Context, host string, hdr wire.RequestHea
 		case <-ctx.Done():
 			r = joinResult{Code: errcode.NotCoordinator, MemberID: req.MemberID, Generation: -1}
 		}
-		if r.Code != errcode.None && r.Code != codeMemberIDRequired {
+		if r.Code != errcode.None && r.Code != errcode.MemberIDRequired {
 			b.logger.Debug("join group refused", "group", req.Group, "member", req.MemberID, "code", r.Code)
 		}
 		resp := kmsg.NewPtrJoinGroupResponse()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,11 +28,6 @@ const (
 	// maxTimerSleep bounds the timer goroutine's sleep when no deadline is
 	// near, so that a missed wake-up costs at most this much.
 	maxTimerSleep = time.Second
-)
-
-// Error codes package errcode does not name.
-const (
-	codeMemberIDRequired errcode.Code = 79 // MEMBER_ID_REQUIRED (KIP-394)
 )
 
 // groupState is a consumer group's state in Kafka's classic group
@@ -189,7 +185,6 @@ type member struct {
 	clientHost       string
 	sessionTimeout   time.Duration
 	rebalanceTimeout time.Duration
-	protocolType     string
 	protocols        []groupProtocol
 	assignment       []byte
 
@@ -316,7 +311,7 @@ func (gc *groupCoordinator) join(req joinRequest) <-chan joinResult {
 			// not leave an orphan member behind.
 			g.pending[id] = now.Add(req.SessionTimeout)
 			gc.poke()
-			return answered(joinResult{Code: codeMemberIDRequired, MemberID: id, Generation: -1})
+			return answered(joinResult{Code: errcode.MemberIDRequired, MemberID: id, Generation: -1})
 		}
 		ch := make(chan joinResult, 1)
 		gc.addMemberAndRebalance(g, id, req, ch, now)
@@ -392,19 +387,7 @@ func (g *group) supports(protocolType string, protocols []groupProtocol) bool {
 	if protocolType != g.protocolType {
 		return false
 	}
-	for _, p := range protocols {
-		all := true
-		for _, m := range g.members {
-			if !m.supports(p.Name) {
-				all = false
-				break
-			}
-		}
-		if all {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(protocols, func(p groupProtocol) bool { return g.supportedByAll(p.Name) })
 }
 
 // supports reports whether the member lists the protocol.
@@ -435,8 +418,8 @@ func (gc *groupCoordinator) addMemberAndRebalance(g *group, id string, req joinR
 	m := &member{
 		id: id, clientID: req.ClientID, clientHost: req.ClientHost,
 		sessionTimeout: req.SessionTimeout, rebalanceTimeout: req.RebalanceTimeout,
-		protocolType: req.ProtocolType, protocols: req.Protocols,
-		joinWait: ch, isNew: true, expires: now.Add(newMemberJoinTimeout),
+		protocols: req.Protocols,
+		joinWait:  ch, isNew: true, expires: now.Add(newMemberJoinTimeout),
 	}
 	if g.state == groupPreparingRebalance && g.generation == 0 {
 		g.newMemberAdded = true // extends the initial join phase
@@ -720,7 +703,11 @@ func (gc *groupCoordinator) sync(req syncRequest) <-chan syncResult {
 	return fail(errcode.UnknownMemberID) // Empty: it has no members
 }
 
-// heartbeat handles Heartbeat (GroupCoordinator.handleHeartbeat).
+// heartbeat handles Heartbeat (GroupCoordinator.handleHeartbeat; the
+// CompletingRebalance answer is the current one of
+// GroupMetadataManager.classicGroupHeartbeatToClassicGroup, where older
+// brokers said REBALANCE_IN_PROGRESS): a member of the current generation
+// is alive for another session timeout.
 func (gc *groupCoordinator) heartbeat(groupID, memberID string, generation int32) errcode.Code {
 	gc.mu.Lock()
 	defer gc.mu.Unlock()
@@ -974,40 +961,12 @@ func (gc *groupCoordinator) list(states []string) ([]listedGroup, errcode.Code) 
 	}
 	var out []listedGroup
 	for _, g := range gc.groups {
-		if len(states) > 0 && !slices.ContainsFunc(states, func(s string) bool { return equalFoldASCII(s, g.state.String()) }) {
+		// Kafka matches the filter case-insensitively.
+		if len(states) > 0 && !slices.ContainsFunc(states, func(s string) bool { return strings.EqualFold(s, g.state.String()) }) {
 			continue
 		}
 		out = append(out, listedGroup{ID: g.id, ProtocolType: g.protocolType, State: g.state})
 	}
-	slices.SortFunc(out, func(a, b listedGroup) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b listedGroup) int { return strings.Compare(a.ID, b.ID) })
 	return out, errcode.None
-}
-
-// equalFoldASCII compares ASCII strings case-insensitively, as Kafka
-// parses the states filter of ListGroups (ClassicGroupState.parse).
-func equalFoldASCII(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -64,7 +64,7 @@ func waiting[T any](t *testing.T, ch <-chan T) {
 	}
 }
 
-func groupState_(gc *groupCoordinator, id string) groupState {
+func stateOf(gc *groupCoordinator, id string) groupState {
 	s, _ := gc.describe(id)
 	return s.State
 }
@@ -120,7 +120,7 @@ func formGroup(t *testing.T, gc *groupCoordinator, clock *fakeClock, group strin
 			t.Fatalf("sync: %+v", r)
 		}
 	}
-	if s := groupState_(gc, group); s != groupStable {
+	if s := stateOf(gc, group); s != groupStable {
 		t.Fatalf("group %s after sync, want Stable", s)
 	}
 	return ids, gen
@@ -135,10 +135,10 @@ func TestGroupMemberIDRequired(t *testing.T) {
 	req := joinReq("g", "", "range")
 	req.RequireMemberID = true
 	first := ready(t, gc.join(req))
-	if first.Code != codeMemberIDRequired || first.MemberID == "" || first.Generation != -1 || len(first.MemberID) < 36 {
+	if first.Code != errcode.MemberIDRequired || first.MemberID == "" || first.Generation != -1 || len(first.MemberID) < 36 {
 		t.Fatalf("first join: %+v", first)
 	}
-	if s := groupState_(gc, "g"); s != groupEmpty {
+	if s := stateOf(gc, "g"); s != groupEmpty {
 		t.Fatalf("a pending member changed the group to %s", s)
 	}
 	req.MemberID = first.MemberID
@@ -200,7 +200,7 @@ func TestGroupRebalanceOnJoinAndLeave(t *testing.T) {
 	ids, gen := formGroup(t, gc, clock, "g", 2)
 	c := gc.join(joinReq("g", "", "range"))
 	waiting(t, c)
-	if s := groupState_(gc, "g"); s != groupPreparingRebalance {
+	if s := stateOf(gc, "g"); s != groupPreparingRebalance {
 		t.Fatalf("state %s after a join, want PreparingRebalance", s)
 	}
 	for _, id := range ids {
@@ -352,7 +352,7 @@ func TestGroupRejoinSameMetadata(t *testing.T) {
 	gc, clock := newTestGroups(t)
 	ids, gen := formGroup(t, gc, clock, "g", 2)
 	r := ready(t, gc.join(joinReq("g", ids[1], "range")))
-	if r.Generation != gen || r.Leader != ids[0] || len(r.Members) != 0 || groupState_(gc, "g") != groupStable {
+	if r.Generation != gen || r.Leader != ids[0] || len(r.Members) != 0 || stateOf(gc, "g") != groupStable {
 		t.Fatalf("follower rejoin: %+v", r)
 	}
 	a := gc.join(joinReq("g", ids[0], "range"))
@@ -371,7 +371,7 @@ func TestGroupRejoinSameMetadata(t *testing.T) {
 	// Changed metadata: a new rebalance.
 	changed := gc.join(joinReq("g", ids[1], "range", "roundrobin"))
 	waiting(t, changed)
-	if s := groupState_(gc, "g"); s != groupPreparingRebalance {
+	if s := stateOf(gc, "g"); s != groupPreparingRebalance {
 		t.Fatalf("state %s after new metadata", s)
 	}
 }
@@ -535,7 +535,7 @@ func TestGroupValidateCommit(t *testing.T) {
 		gc.validateCommit("g", ids[1], gen+1, false)
 		gc.tick()
 	}
-	if groupState_(gc, "g") != groupStable {
+	if stateOf(gc, "g") != groupStable {
 		t.Fatal("members that committed were expired")
 	}
 }

@@ -1,17 +1,21 @@
 // Command broker is a single-node Kafka-compatible broker built on chronik,
 // wired exactly as a host application wires the library: a bbolt
 // MetadataStore, a produce.Handler whose partition logs archive sealed
-// segments to an object store, produce.ServeConn for every client
-// connection, and the Kafka APIs a produce library leaves to its host
-// (ApiVersions, Metadata, Fetch, ListOffsets, CreateTopics, InitProducerId)
-// answered from the handler's logs and the store.
+// segments to an object store, a txn.Coordinator for transactions and
+// committed offsets, produce.ServeConn for every client connection, and
+// the Kafka APIs a produce library leaves to its host (ApiVersions,
+// Metadata, Fetch, ListOffsets, CreateTopics, the transaction APIs, and a
+// classic consumer group coordinator) answered from the handler's logs,
+// the coordinator and the store.
 //
 // Kafka clients (franz-go, sarama, kafka-go, librdkafka/kcat, kafkajs) use
-// it with their default settings:
+// it with their default settings, transactions and consumer groups
+// included:
 //
 //	go run ./examples/broker -data /tmp/chronik
 //	echo 'k1:hello' | kcat -P -b 127.0.0.1:9092 -t demo -K:
 //	kcat -C -b 127.0.0.1:9092 -t demo -e
+//	kcat -b 127.0.0.1:9092 -G readers -X auto.offset.reset=earliest -e demo
 //	curl 127.0.0.1:8080/demo/_key/k1
 //
 // It also serves /healthz, Prometheus /metrics and key lookups over HTTP.

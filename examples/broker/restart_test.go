@@ -104,9 +104,10 @@ func TestObjectStoreTier(t *testing.T) {
 	checkRecords(t, consumeKgo(t, b.addrs.Kafka, "tiered", len(want)), want)
 }
 
-// TestNoGoroutineLeaks runs a broker through connections, produce, a long
-// poll cut short by shutdown and HTTP requests, and checks that no
-// goroutine survives it.
+// TestNoGoroutineLeaks runs a broker through connections, produce, a
+// committed transaction, a long poll and a JoinGroup waiting out the
+// initial rebalance delay, both cut short by shutdown, and HTTP requests,
+// and checks that no goroutine survives it.
 func TestNoGoroutineLeaks(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	func() {
@@ -123,11 +124,33 @@ func TestNoGoroutineLeaks(t *testing.T) {
 			t.Fatal(err)
 		}
 		cl.Close()
+		tx, err := kgo.NewClient(kgo.SeedBrokers(a.Kafka), kgo.DefaultProduceTopic("leak"), kgo.TransactionalID("leak"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.ProduceSync(context.Background(), &kgo.Record{Value: []byte("t")}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.EndTransaction(context.Background(), kgo.TryCommit); err != nil {
+			t.Fatal(err)
+		}
+		tx.Close()
 		httpGet(t, "http://"+a.HTTP+"/metrics")
 		httpGet(t, "http://"+a.HTTP+"/leak/_key/k")
 		// A fetch waiting 60 s for data, answered by the shutdown.
 		rc := dialRaw(t, a.Kafka)
 		rc.send(1, 12, fetchRequest(12, "leak", 1, 60000, 1).AppendTo(nil))
+		// A JoinGroup parked for the 3 s initial rebalance delay, answered
+		// NOT_COORDINATOR by the shutdown.
+		jc := dialRaw(t, a.Kafka)
+		join := kmsg.NewPtrJoinGroupRequest()
+		join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis, join.ProtocolType = "leak", 10000, 60000, "consumer"
+		join.Protocols = []kmsg.JoinGroupRequestProtocol{{Name: "range"}}
+		join.SetVersion(3)
+		jc.send(11, 3, join.AppendTo(nil))
 		time.Sleep(100 * time.Millisecond)
 		start := time.Now()
 		cancel()
@@ -137,7 +160,17 @@ func TestNoGoroutineLeaks(t *testing.T) {
 		if el := time.Since(start); el > 10*time.Second {
 			t.Fatalf("shutdown took %v with a long poll waiting", el)
 		}
+		frame, err := jc.recvFrame(5 * time.Second)
+		if err != nil {
+			t.Fatalf("parked JoinGroup not answered at shutdown: %v", err)
+		}
+		jr := kmsg.NewPtrJoinGroupResponse()
+		jr.SetVersion(3)
+		if err := jr.ReadFrom(frame[4:]); err != nil || jr.ErrorCode != 16 {
+			t.Fatalf("parked JoinGroup at shutdown: %v, %+v; want NOT_COORDINATOR", err, jr)
+		}
 		rc.c.Close()
+		jc.c.Close()
 	}()
 }
 
@@ -175,13 +208,19 @@ var readyLine = regexp.MustCompile(`msg="broker ready" kafka=(\S+) advertised=\S
 // "broker ready" log line.
 func startProcess(t *testing.T, args ...string) *brokerProcess {
 	t.Helper()
+	return startProcessEnv(t, nil, args...)
+}
+
+// startProcessEnv is startProcess with extra environment variables.
+func startProcessEnv(t *testing.T, env []string, args ...string) *brokerProcess {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &brokerProcess{stderr: &syncBuffer{}, exited: make(chan error, 1)}
 	p.cmd = exec.Command(exe, args...)
-	p.cmd.Env = append(os.Environ(), subprocessEnv+"=1")
+	p.cmd.Env = append(append(os.Environ(), subprocessEnv+"=1"), env...)
 	pr, pw := io.Pipe()
 	p.cmd.Stderr = io.MultiWriter(p.stderr, pw)
 	if err := p.cmd.Start(); err != nil {

@@ -61,6 +61,33 @@ func (f *fixture) count(t *testing.T, q index.Query) int64 {
 	return res.Total
 }
 
+// checkPage fetches the first hits of q (by score) and checks the total
+// and that every hit is a record the oracle accepts.
+func (f *fixture) checkPage(t *testing.T, q index.Query, pred func(*record) bool, want int64) {
+	t.Helper()
+	res, err := f.ix.Search(context.Background(), topic, &index.Request{Query: q, Size: 7})
+	if err != nil {
+		t.Fatalf("Search(%s): %v", describe(q), err)
+	}
+	if res.Total != want || len(res.Hits) != int(min(want, 7)) {
+		t.Fatalf("%s with size 7: total %d, %d hits; want %d", describe(q), res.Total, len(res.Hits), want)
+	}
+	ok := map[string]bool{}
+	for i := range f.recs {
+		if pred(&f.recs[i]) {
+			ok[index.DocID(f.recs[i].part, f.recs[i].doc.Offset)] = true
+		}
+	}
+	for i, h := range res.Hits {
+		if !ok[index.DocID(h.Partition, h.Offset)] {
+			t.Fatalf("%s: hit %d-%d does not match", describe(q), h.Partition, h.Offset)
+		}
+		if i > 0 && h.Score > res.Hits[i-1].Score {
+			t.Fatalf("%s: hits not in score order", describe(q))
+		}
+	}
+}
+
 func describe(q index.Query) string { return strings.TrimPrefix(fmt.Sprintf("%T%+v", q, q), "*index.") }
 
 // Run runs the Indexer contract tests against open.
@@ -248,6 +275,7 @@ func testQueries(t *testing.T, open Opener) {
 			if got := f.count(t, c.q); got != want {
 				t.Errorf("%s: %d hits, want %d", describe(c.q), got, want)
 			}
+			f.checkPage(t, c.q, c.want, want)
 		})
 	}
 	// Hits carry the right partition and offset: every match_all hit is
@@ -348,6 +376,7 @@ func testQueryString(t *testing.T, open Opener) {
 			if got := f.count(t, c.q); got != want {
 				t.Errorf("%s: %d hits, want %d", c.q.(*index.QueryStringQuery).Query, got, want)
 			}
+			f.checkPage(t, c.q, c.want, want)
 		})
 	}
 }
