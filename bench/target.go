@@ -127,7 +127,9 @@ func startChronik(ctx context.Context, bin, base string, extra []string, profile
 	if err != nil {
 		return nil, fmt.Errorf("broker: data directory: %w", err)
 	}
-	args := append([]string{"-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data", dir, "-log-level", "info"}, extra...)
+	// Search indexing is off: kfake does not index, and P1-P5 compare the
+	// produce path alone.
+	args := append([]string{"-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data", dir, "-log-level", "info", "-enable-indexing=false"}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = os.Environ()
 	if profile != "" {

@@ -753,7 +753,8 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 		snap     *blugeindex.Snapshot
 		q        bluge.Query
 		constant bool
-		count    int64 // the total when known without searching, else -1
+		fixed    float64 // the score of every match when known without scoring (0: not known)
+		count    int64   // the total when known without searching, else -1
 	}
 	jobs := make([]job, 0, len(parts))
 	defer func() {
@@ -785,6 +786,10 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 		}
 		jobs[len(jobs)-1].q = top
 		jobs[len(jobs)-1].constant = sp.constantScore()
+		if sp.op == opRange || sp.op == opAll {
+			// Constant-scored searchers score every match with the boost.
+			jobs[len(jobs)-1].fixed = sp.boost
+		}
 		jobs[len(jobs)-1].count = -1
 		if req.MinOffsets[p.id] <= 0 {
 			if n, ok, err := fastCount(snap, sp); err != nil {
@@ -808,7 +813,7 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i], errs[i] = searchPartition(ctx, j.snap, j.p, j.q, j.constant, j.count, req)
+			results[i], errs[i] = searchPartition(ctx, j.snap, j.p, j.q, j.constant, j.fixed, j.count, req)
 		}()
 	}
 	wg.Wait()
@@ -822,8 +827,26 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 // the request needs them: not for field sorts without _score, not for
 // count-only requests, and, for constant-score queries (where the best
 // hits are the first ones in index order), only for those first hits.
-func searchPartition(ctx context.Context, snap *blugeindex.Snapshot, p *bpart, q bluge.Query, constant bool, count int64, req *Request) (partHits, error) {
+func searchPartition(ctx context.Context, snap *blugeindex.Snapshot, p *bpart, q bluge.Query, constant bool, fixed float64, count int64, req *Request) (partHits, error) {
 	n := req.From + req.Size
+	if fixed > 0 && len(req.Sort) == 0 && count < 0 {
+		// Every match scores the same, known value: one unscored pass
+		// takes the first n matches and counts the rest.
+		unscored := searchOptions
+		unscored.Score = "none"
+		s, err := q.Searcher(snap, unscored)
+		if err != nil {
+			return partHits{part: p.id}, queryFailure(err)
+		}
+		out, err := searchByScore(ctx, snap, p, s, n)
+		if out.total > 0 {
+			out.maxScore = fixed
+		}
+		for i := range out.hits {
+			out.hits[i].score = fixed
+		}
+		return out, err
+	}
 	if count >= 0 && (n == 0 || (constant && len(req.Sort) == 0)) {
 		// The total is known: only the first n matches are needed.
 		out := partHits{part: p.id, total: count}

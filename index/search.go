@@ -39,7 +39,7 @@ type ShardsInfo struct {
 // SearchHits is the hits section of a response.
 type SearchHits struct {
 	Total    TotalHits   `json:"total"`
-	MaxScore *float64    `json:"max_score"` // null when sorted by fields, or without hits
+	MaxScore *float64    `json:"max_score"` // null when sorted by fields, for size 0, or without hits
 	Hits     []SearchHit `json:"hits"`
 }
 
@@ -96,7 +96,7 @@ func (s *Searcher) Search(ctx context.Context, topic string, req *Request, withS
 		Shards: ShardsInfo{Total: len(parts), Successful: len(parts)},
 		Hits:   SearchHits{Total: TotalHits{Value: res.Total, Relation: "eq"}, Hits: make([]SearchHit, len(res.Hits))},
 	}
-	if scored && res.Total > 0 {
+	if scored && res.Total > 0 && req.Size > 0 {
 		ms := res.MaxScore
 		out.Hits.MaxScore = &ms
 	}

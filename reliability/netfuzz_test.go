@@ -50,17 +50,33 @@ var served = map[int16][2]int16{
 type fuzzCase struct {
 	kind  string
 	inner string // for a pipeline, the kind of its malformed part
-	data []byte
-	// corrs are the correlation ids of the frames that could be answered,
-	// in order: a response must carry the next one of them (or a later one).
-	corrs []int32
-	// reqs holds, for each of corrs, the request that frame encodes, or
-	// nil when the frame is not a well-formed request: a response to one
-	// must decode as its response kind and version.
-	reqs []kmsg.Request
-	// must is how many of the first corrs must be answered: well-formed
+	data  []byte
+	// built maps the byte position of each request frame the generator
+	// encoded to that request.
+	built map[int]builtFrame
+	// frames counts the frames added with add; used marks the correlation
+	// ids given out.
+	frames int
+	used   map[int32]bool
+	// must is how many of the first frames must be answered: well-formed
 	// requests sent before anything malformed.
 	must int
+
+	// Derived by frame from data, split as the broker splits the stream
+	// (a malformed size prefix can swallow the frames after it): corrs are
+	// the correlation ids of the frames that could be answered, in order (a
+	// response must carry the next one of them or a later one); reqs holds
+	// for each the request it encodes, or nil when it is not a frame the
+	// generator encoded: a response to one must decode as its response kind
+	// and version.
+	corrs []int32
+	reqs  []kmsg.Request
+}
+
+// builtFrame is a request frame the generator encoded, and its length.
+type builtFrame struct {
+	req kmsg.Request
+	n   int
 }
 
 // fuzzGen builds the cases of one input from its own generator, so that
@@ -342,19 +358,19 @@ func (g *fuzzGen) request(garbage bool) kmsg.Request {
 func (g *fuzzGen) corr(c *fuzzCase) int32 {
 	for {
 		id := int32(g.r.Uint32() >> 1)
-		if !contains(c.corrs, id) {
+		if !c.used[id] {
+			g.reserve(c, id)
 			return id
 		}
 	}
 }
 
-func contains(s []int32, v int32) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
+// reserve marks id as given out in c.
+func (g *fuzzGen) reserve(c *fuzzCase, id int32) {
+	if c.used == nil {
+		c.used = map[int32]bool{}
 	}
-	return false
+	c.used[id] = true
 }
 
 // header appends a request header (v1, or v2 when flexible) by hand, so
@@ -432,30 +448,66 @@ func clampLongPoll(f []byte) {
 	}
 }
 
-// add appends one frame's bytes to the case and notes its correlation id
-// (the bytes where the header keeps it) as one that may be answered. req is
-// the request f encodes, nil for a malformed frame; mustAnswer marks a
-// well-formed request that no malformed frame precedes.
+// add appends one frame's bytes to the case. req is the request f
+// encodes, nil for a malformed frame; mustAnswer marks a well-formed request
+// that no malformed frame precedes.
 func (c *fuzzCase) add(f []byte, req kmsg.Request, mustAnswer bool) {
-	c.data = append(c.data, f...)
-	if len(f) >= 12 && int(binary.BigEndian.Uint32(f)) == len(f)-4 {
-		c.corrs = append(c.corrs, int32(binary.BigEndian.Uint32(f[8:])))
-		c.reqs = append(c.reqs, req)
-		if mustAnswer && c.must == len(c.corrs)-1 {
-			c.must++
+	if req != nil {
+		if c.built == nil {
+			c.built = map[int]builtFrame{}
 		}
+		c.built[len(c.data)] = builtFrame{req, len(f)}
+	}
+	c.data = append(c.data, f...)
+	if mustAnswer && c.must == c.frames {
+		c.must++
+	}
+	c.frames++
+}
+
+// eachFrame calls fn for each frame of data as the broker reads them: a size
+// prefix, then that many bytes. It stops at a size the broker refuses or
+// that the data does not fill.
+func eachFrame(data []byte, fn func(pos int, f []byte)) {
+	for pos := 0; pos+4 <= len(data); {
+		n := int(int32(binary.BigEndian.Uint32(data[pos:])))
+		if n < 0 || n > fuzzMaxFrameBytes || pos+4+n > len(data) {
+			return
+		}
+		fn(pos, data[pos:pos+4+n])
+		pos += 4 + n
 	}
 }
 
-// fuzzKinds names the generators of next, in order.
+// finish clamps long polls (unless allowed) and derives corrs and reqs from
+// the bytes as the broker will frame them.
+func (c *fuzzCase) finish(clamp bool) {
+	c.corrs, c.reqs = nil, nil
+	eachFrame(c.data, func(pos int, f []byte) {
+		if clamp {
+			clampLongPoll(f)
+		}
+		if len(f) < 12 { // size, key, version, correlation id
+			return
+		}
+		c.corrs = append(c.corrs, int32(binary.BigEndian.Uint32(f[8:])))
+		var req kmsg.Request
+		if b, ok := c.built[pos]; ok && b.n == len(f) {
+			req = b.req
+		}
+		c.reqs = append(c.reqs, req)
+	})
+}
+
+// fuzzKinds names the generators of build.
 var fuzzKinds = []string{
 	"length-negative", "length-huge", "length-lies", "length-tiny", "header-truncated",
 	"unknown-key", "bad-version", "garbage-body", "garbage-fields", "mutated-body",
 	"mutated-frame", "pipeline", "valid",
 }
 
-// next builds input number i of the run.
-func (g *fuzzGen) next() fuzzCase {
+// build generates one case of a random kind; next finishes it.
+func (g *fuzzGen) build() fuzzCase {
 	c := fuzzCase{kind: fuzzKinds[g.r.IntN(len(fuzzKinds))]}
 	switch c.kind {
 	case "length-negative":
@@ -534,10 +586,6 @@ func (g *fuzzGen) next() fuzzCase {
 		c.add(f, nil, false)
 	case "mutated-frame":
 		c.data = g.mutate(encode(g.request(false), g.corr(&c)), 1+g.r.IntN(4))
-		if len(c.data) >= 12 {
-			c.corrs = append(c.corrs, int32(binary.BigEndian.Uint32(c.data[8:])))
-			c.reqs = append(c.reqs, nil)
-		}
 	case "pipeline":
 		// Well-formed requests, then a malformed one, then more: the first
 		// ones must be answered before the broker gives up on the
@@ -549,14 +597,21 @@ func (g *fuzzGen) next() fuzzCase {
 			}
 			c.add(encode(req, g.corr(&c)), req, true)
 		}
-		bad := g.next()
+		bad := g.build()
 		for bad.kind == "valid" || bad.kind == "pipeline" {
-			bad = g.next()
+			bad = g.build()
 		}
 		c.inner = bad.kind
+		for pos, b := range bad.built {
+			if c.built == nil {
+				c.built = map[int]builtFrame{}
+			}
+			c.built[len(c.data)+pos] = b
+		}
 		c.data = append(c.data, bad.data...)
-		c.corrs = append(c.corrs, bad.corrs...)
-		c.reqs = append(c.reqs, bad.reqs...)
+		for id := range bad.used {
+			g.reserve(&c, id)
+		}
 		for range g.r.IntN(3) {
 			req := g.request(false)
 			c.add(encode(req, g.corr(&c)), req, false)
@@ -568,16 +623,14 @@ func (g *fuzzGen) next() fuzzCase {
 		}
 		c.add(encode(req, g.corr(&c)), req, true)
 	}
-	if !g.longPolls || g.r.IntN(50) != 0 {
-		for f := c.data; len(f) >= 4; {
-			n := int(int32(binary.BigEndian.Uint32(f)))
-			if n < 0 || n > len(f)-4 {
-				break
-			}
-			clampLongPoll(f[:4+n])
-			f = f[4+n:]
-		}
-	}
+	return c
+}
+
+// next builds input number i of the run: the bytes, with long polls
+// clamped unless allowed, and what the broker may answer.
+func (g *fuzzGen) next() fuzzCase {
+	c := g.build()
+	c.finish(!g.longPolls || g.r.IntN(50) != 0)
 	return c
 }
 
@@ -1027,6 +1080,7 @@ func TestResponsesBeforeMalformedFrame(t *testing.T) {
 	binary.BigEndian.PutUint32(bad, uint32(len(bad)-4))
 	c.add(bad, nil, false)
 	c.data = append(c.data, make([]byte, 100)...)
+	c.finish(false)
 
 	lost := 0
 	for range tries {

@@ -30,7 +30,6 @@ import (
 const (
 	overloadTopic       = "overload"
 	overloadPartitions  = 8
-	overloadClients     = 8
 	overloadValueBytes  = 16 << 10
 	overloadBuffer      = 16 << 20  // the broker's -buffer-memory
 	overloadRSSHeadroom = 128 << 20 // max RSS allowed above the buffer memory
@@ -50,6 +49,7 @@ const loadgenEnv = "CHRONIK_RELIABILITY_LOADGEN"
 // loadgenConfig is what the load generator process is asked to do.
 type loadgenConfig struct {
 	Kafka     string        // broker address
+	Clients   int           // producer clients, one connection each
 	Calibrate time.Duration // bound of the calibration ramp
 	Duration  time.Duration // length of the overload phase
 	Result    string        // where to write the loadgenResult as JSON
@@ -245,7 +245,7 @@ func runLoadgen(cfg loadgenConfig) (res loadgenResult) {
 	}
 	ctx := context.Background()
 	lat := &e2eLatency{}
-	clients := make([]*overloadClient, overloadClients)
+	clients := make([]*overloadClient, cfg.Clients)
 	for i := range clients {
 		cl, err := newClient(cfg.Kafka,
 			kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -289,7 +289,7 @@ func runLoadgen(cfg loadgenConfig) (res loadgenResult) {
 					return
 				case now := <-tick.C:
 					// By elapsed time: a starved goroutine misses ticks.
-					owed += now.Sub(last).Seconds() * float64(rate.Load()) / overloadValueBytes / overloadClients
+					owed += now.Sub(last).Seconds() * float64(rate.Load()) / overloadValueBytes / float64(cfg.Clients)
 					last = now
 				}
 				for ; owed >= 1; owed-- {
@@ -413,7 +413,7 @@ func runLoadgen(cfg loadgenConfig) (res loadgenResult) {
 	}
 	var wantN, gotN [overloadPartitions]int64
 	var wantSum, gotSum [overloadPartitions]uint64
-	seen := make([][]bool, overloadClients)
+	seen := make([][]bool, cfg.Clients)
 	for i, oc := range clients {
 		seen[i] = make([]bool, len(oc.offs))
 		for seq, off := range oc.offs {
@@ -441,7 +441,7 @@ func runLoadgen(cfg loadgenConfig) (res loadgenResult) {
 		}
 		tl[p].stored++
 		cl, seq, ok := parseOverloadValue(r.Value)
-		if !ok || cl < 0 || cl >= overloadClients || seq%overloadPartitions != int64(p) || seq >= int64(len(seen[cl])) {
+		if !ok || cl < 0 || cl >= cfg.Clients || seq%overloadPartitions != int64(p) || seq >= int64(len(seen[cl])) {
 			return fmt.Errorf("partition %d offset %d: a record that was never produced here (%.40q)", p, r.Offset, r.Value)
 		}
 		if seen[cl][seq] {
@@ -541,7 +541,8 @@ var overloadModes = []overloadMode{{"gzip", "gzip"}, {"plain", "producer"}}
 
 // TestOverload runs the broker with -buffer-memory 16MiB and a load
 // generator process (this test binary without the race detector, eight
-// idempotent acks=all franz-go producers of 16 KiB records) that measures
+// (-overload-clients) idempotent acks=all franz-go producers of 16 KiB
+// records) that measures
 // the rate the broker sustains (calibration: the offered rate doubles every
 // second until acknowledgements fall behind), then offers twice that rate
 // for the main phase (-duration; 10 s by default, 60 s with -long) through
@@ -609,7 +610,7 @@ func overloadRun(t *testing.T, bin, gen string, mode overloadMode) {
 		t.Fatal(err)
 	}
 
-	cfg := loadgenConfig{Kafka: proc.kafka, Calibrate: calib, Duration: limit, Result: filepath.Join(dir, "loadgen-result.json")}
+	cfg := loadgenConfig{Kafka: proc.kafka, Clients: *flagOverloadClients, Calibrate: calib, Duration: limit, Result: filepath.Join(dir, "loadgen-result.json")}
 	cfgPath := filepath.Join(dir, "loadgen-config.json")
 	cb, _ := json.Marshal(cfg)
 	if err := os.WriteFile(cfgPath, cb, 0o644); err != nil {

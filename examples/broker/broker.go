@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/chronik-go/chronik/index"
 	"log/slog"
 	"net"
 	"net/http"
@@ -46,7 +47,9 @@ type broker struct {
 	clusterID  string
 	apis       []apiRange // what ApiVersions advertises, by API key
 	pids       *idempotence.IDAllocator
-	data       notifier // woken when produce requests complete
+	index      *index.Bluge    // the search index
+	pipeline   *index.Pipeline // feeds the index from the partition logs
+	data       notifier        // woken when produce requests complete
 	ready      atomic.Bool
 }
 
@@ -153,7 +156,8 @@ func open(ctx context.Context, cfg config, logger *slog.Logger) (_ *broker, err 
 		return nil, err
 	}
 	ver := &verifier{}
-	opts := []produce.Option{produce.WithLogger(logger), produce.WithTxnVerifier(ver)}
+	notify := &indexNotifier{}
+	opts := []produce.Option{produce.WithLogger(logger), produce.WithTxnVerifier(ver), produce.WithIndexer(notify)}
 	if cfg.Storage != "none" {
 		if b.store, err = storage.OpenBlob(ctx, cfg.Storage); err != nil {
 			return nil, fmt.Errorf("broker: object store: %w", err)
@@ -162,6 +166,23 @@ func open(ctx context.Context, cfg config, logger *slog.Logger) (_ *broker, err 
 	}
 	if b.handler, err = produce.New(cfg.Handler, b.meta, opts...); err != nil {
 		return nil, fmt.Errorf("broker: produce handler: %w", err)
+	}
+	if b.index, err = index.OpenBluge(filepath.Join(cfg.DataDir, indexDir), index.BlugeOptions{Logger: logger}); err != nil {
+		return nil, fmt.Errorf("broker: search index: %w", err)
+	}
+	b.pipeline, err = index.NewPipeline(b.index, b.meta, index.PipelineOptions{
+		EnableByDefault: cfg.Handler.EnableIndexing,
+		OnLag: func(_ string, _ int32, lag time.Duration) {
+			b.handler.Metrics().ObserveIndexingLag(lag)
+		},
+		Logger: logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("broker: indexing pipeline: %w", err)
+	}
+	notify.p.Store(b.pipeline)
+	if err := b.pipeline.Start(b.handler); err != nil {
+		return nil, fmt.Errorf("broker: indexing pipeline: %w", err)
 	}
 	b.pids = idempotence.NewIDAllocator(b.meta)
 	markers := &markerWriter{h: b.handler, crashAfter: cfg.CrashAfterCommitMarkers, logger: logger}
@@ -202,6 +223,16 @@ func (b *broker) close() error {
 	if b.txn != nil {
 		if err := b.txn.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("broker: close transaction coordinator: %w", err))
+		}
+	}
+	if b.pipeline != nil {
+		if err := b.pipeline.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("broker: close indexing pipeline: %w", err))
+		}
+	}
+	if b.index != nil {
+		if err := b.index.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("broker: close search index: %w", err))
 		}
 	}
 	if b.handler != nil {
@@ -349,5 +380,22 @@ func (n *notifier) broadcast() {
 	if n.ch != nil {
 		close(n.ch)
 		n.ch = nil
+	}
+}
+
+// indexDir is the search index's directory inside the data directory.
+const indexDir = "index"
+
+// indexNotifier forwards the handler's append notifications to the
+// indexing pipeline, which is created after the handler (it reads the
+// handler's logs); notifications before that are dropped, and the pipeline
+// catches up from its checkpoints when it starts.
+type indexNotifier struct {
+	p atomic.Pointer[index.Pipeline]
+}
+
+func (n *indexNotifier) Notify(topic string, partition int32, end int64) {
+	if p := n.p.Load(); p != nil {
+		p.Notify(topic, partition, end)
 	}
 }

@@ -74,7 +74,7 @@ func defaultConfig() config {
 		Partitions: 1,
 		AutoCreate: true,
 		LogLevel:   slog.LevelInfo,
-		Handler:    produce.DefaultConfig(),
+		Handler:    brokerHandlerConfig(),
 
 		TxnMaxTimeout:    txn.DefaultMaxTransactionTimeout,
 		TxnAbortInterval: txn.DefaultAbortTimedOutInterval,
@@ -108,7 +108,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.BoolVar(&cfg.AutoCreate, "auto-create-topics", cfg.AutoCreate, "create unknown topics when a client's Metadata request allows it (Kafka auto.create.topics.enable)")
 	fs.BoolVar(&h.EnableIdempotence, "enable-idempotence", h.EnableIdempotence, "check producer ids, epochs and sequences as Kafka does; when false InitProducerId is not offered and producer-id batches are appended unchecked")
 	fs.BoolVar(&h.EnableTransactions, "enable-transactions", h.EnableTransactions, "accept transactional batches (when false they get TRANSACTIONAL_ID_AUTHORIZATION_FAILED)")
-	fs.BoolVar(&h.EnableIndexing, "enable-indexing", h.EnableIndexing, "index every durable record for search (needs a search index; this build has none, so true is refused)")
+	fs.BoolVar(&h.EnableIndexing, "enable-indexing", h.EnableIndexing, "index every record of topics without a search.enabled config in the Bluge search index (topics can still opt in or out with search.enabled)")
 	fs.IntVar(&h.MaxInFlightRequests, "max-in-flight", h.MaxInFlightRequests, "requests of one connection read ahead while earlier ones are answered")
 	fs.Var(byteSizeInt{&h.BatchSize}, "batch-size", "unsynced `bytes` of a partition after which it is fsynced even when no acks=all request waits (suffixes KiB, MiB, GiB)")
 	fs.DurationVar(&h.Linger, "linger", h.Linger, "longest a partition keeps written data unsynced when no acks=all request waits")
@@ -176,9 +176,6 @@ func (c *config) finish() error {
 	c.DataDir = abs
 	if c.Storage == "" {
 		c.Storage = "file://" + filepath.ToSlash(filepath.Join(abs, objectsDir)) + "?create_dir=true"
-	}
-	if c.Handler.EnableIndexing {
-		return errors.New("-enable-indexing: this broker has no search index to send records to")
 	}
 	if err := (txn.Options{MaxTransactionTimeout: c.TxnMaxTimeout, AbortTimedOutInterval: c.TxnAbortInterval}).Validate(); err != nil {
 		return fmt.Errorf("-transaction-max-timeout or -transaction-abort-interval: %w", err)
@@ -300,3 +297,11 @@ func formatBytes(n int64) string {
 
 // durationMs converts a Kafka millisecond count to a Duration.
 func durationMs(ms int32) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// brokerHandlerConfig is the library's default handler configuration with
+// search indexing on: the example broker embeds a Bluge index.
+func brokerHandlerConfig() produce.Config {
+	c := produce.DefaultConfig()
+	c.EnableIndexing = true
+	return c
+}

@@ -27,7 +27,7 @@ func TestFlagDefaults(t *testing.T) {
 		t.Errorf("storage %q", cfg.Storage)
 	case cfg.NodeID != 1 || h.NodeID != 1 || cfg.Partitions != 1 || !cfg.AutoCreate:
 		t.Errorf("node %d/%d partitions %d auto-create %v", cfg.NodeID, h.NodeID, cfg.Partitions, cfg.AutoCreate)
-	case !h.EnableIdempotence || !h.EnableTransactions || h.EnableIndexing:
+	case !h.EnableIdempotence || !h.EnableTransactions || !h.EnableIndexing:
 		t.Errorf("idempotence %v transactions %v indexing %v", h.EnableIdempotence, h.EnableTransactions, h.EnableIndexing)
 	case cfg.TxnMaxTimeout != 15*time.Minute || cfg.TxnAbortInterval != 10*time.Second:
 		t.Errorf("transaction timeouts %v %v", cfg.TxnMaxTimeout, cfg.TxnAbortInterval)
@@ -74,7 +74,6 @@ func TestFlagErrors(t *testing.T) {
 		{"-buffer-memory", "512KiB"}, // below the handler's 1 MiB minimum
 		{"-compression-type", "brotli"},
 		{"-max-in-flight", "0"},
-		{"-enable-indexing"},
 		{"-enable-idempotence=false"}, // transactions need idempotence
 		{"-log-level", "loud"},
 		{"-transaction-max-timeout", "0s"},

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/chronik-go/chronik/index"
 	"net/http"
 	"sort"
 	"strconv"
@@ -33,6 +34,15 @@ func (b *broker) httpHandler() http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(b.registry, promhttp.HandlerOpts{ErrorLog: slogPrinter{b}}))
 	mux.HandleFunc("GET /{topic}/_key/{key}", b.lookupKey)
+	// Everything else is the Elasticsearch-style search API:
+	// /{topic}/_search, /_count, /_doc/{id}, /_rebuild and /_cat/indices.
+	mux.Handle("/", index.NewHTTPHandler(index.HTTPConfig{
+		Indexer:  b.index,
+		Sources:  &index.LogSource{Logs: b.handler},
+		Topics:   b.meta,
+		Pipeline: b.pipeline,
+		Logger:   b.logger,
+	}))
 	return mux
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -150,5 +151,37 @@ func TestKeyLookup(t *testing.T) {
 		if code, _ := keyLookup(t, base, c.topic, "user-1", c.query); code != c.code {
 			t.Errorf("%s?%s: status %d, want %d", c.topic, c.query, code, c.code)
 		}
+	}
+}
+
+// TestSearchEndpoint produces JSON records with franz-go and finds them
+// through the broker's Elasticsearch-style search API.
+func TestSearchEndpoint(t *testing.T) {
+	b := newBroker(t, nil)
+	cl := newKgo(t, b.addrs.Kafka, kgo.AllowAutoTopicCreation())
+	var recs []*kgo.Record
+	for i := 0; i < 20; i++ {
+		recs = append(recs, &kgo.Record{Topic: "events", Key: []byte(fmt.Sprint(i)),
+			Value: fmt.Appendf(nil, `{"level":%q,"n":%d}`, []string{"info", "error"}[i%4/3], i)})
+	}
+	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, body := httpGet(t, "http://"+b.addrs.HTTP+"/events/_search?q=level:error&size=100")
+		var out struct {
+			Hits struct {
+				Total struct{ Value int } `json:"total"`
+			} `json:"hits"`
+		}
+		err := json.Unmarshal([]byte(body), &out)
+		if status == http.StatusOK && err == nil && out.Hits.Total.Value == 5 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("search answered %d %s: want 5 error records", status, body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

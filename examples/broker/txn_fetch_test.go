@@ -13,7 +13,7 @@ import (
 
 // openTestBroker opens a broker's components without listeners, so a test
 // can call its dispatcher and its handler directly.
-func openTestBroker(t *testing.T) *broker {
+func openTestBroker(t testing.TB) *broker {
 	t.Helper()
 	cfg := testConfig(t, t.TempDir())
 	b, err := open(context.Background(), cfg, testLogger())
@@ -31,7 +31,7 @@ func openTestBroker(t *testing.T) *broker {
 
 // call dispatches one request body and returns the response body (after
 // its header).
-func (b *broker) call(t *testing.T, key, version int16, body []byte) []byte {
+func (b *broker) call(t testing.TB, key, version int16, body []byte) []byte {
 	t.Helper()
 	hdr := wire.RequestHeader{APIKey: key, APIVersion: version, CorrelationID: 7}
 	r, err := b.dispatch(context.Background(), "/127.0.0.1", hdr, body)
@@ -47,7 +47,7 @@ func (b *broker) call(t *testing.T, key, version int16, body []byte) []byte {
 }
 
 // produceBatch sends one batch of n records through Produce v9.
-func (b *broker) produceBatch(t *testing.T, topic string, txnID *string, pid int64, seq int32, n int) int64 {
+func (b *broker) produceBatch(t testing.TB, topic string, txnID *string, pid int64, seq int32, n int) int64 {
 	t.Helper()
 	bld := record.NewBuilder()
 	bld.ProducerID, bld.ProducerEpoch, bld.BaseSequence, bld.Transactional = pid, 0, seq, txnID != nil
@@ -78,7 +78,7 @@ func (b *broker) produceBatch(t *testing.T, topic string, txnID *string, pid int
 // through InitProducerId and adds topic/partition to its transaction with
 // AddPartitionsToTxn, as a client does before producing; it returns the
 // producer id.
-func (b *broker) beginTxn(t *testing.T, txnID, topic string, partition int32) int64 {
+func (b *broker) beginTxn(t testing.TB, txnID, topic string, partition int32) int64 {
 	t.Helper()
 	init := kmsg.NewPtrInitProducerIDRequest()
 	init.TransactionalID, init.TransactionTimeoutMillis = &txnID, 60000
@@ -87,8 +87,16 @@ func (b *broker) beginTxn(t *testing.T, txnID, topic string, partition int32) in
 	if err := ir.ReadFrom(b.call(t, 22, 4, init.AppendTo(nil))); err != nil || ir.ErrorCode != 0 {
 		t.Fatalf("InitProducerId: %v, %+v", err, ir)
 	}
+	b.addTxnPartition(t, txnID, ir.ProducerID, ir.ProducerEpoch, topic, partition)
+	return ir.ProducerID
+}
+
+// addTxnPartition adds topic/partition to the transaction with
+// AddPartitionsToTxn v3.
+func (b *broker) addTxnPartition(t testing.TB, txnID string, pid int64, epoch int16, topic string, partition int32) {
+	t.Helper()
 	add := kmsg.NewPtrAddPartitionsToTxnRequest()
-	add.TransactionalID, add.ProducerID, add.ProducerEpoch = txnID, ir.ProducerID, ir.ProducerEpoch
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = txnID, pid, epoch
 	rt := kmsg.NewAddPartitionsToTxnRequestTopic()
 	rt.Topic, rt.Partitions = topic, []int32{partition}
 	add.Topics = append(add.Topics, rt)
@@ -97,11 +105,10 @@ func (b *broker) beginTxn(t *testing.T, txnID, topic string, partition int32) in
 	if err := ar.ReadFrom(b.call(t, 24, 3, add.AppendTo(nil))); err != nil || ar.Topics[0].Partitions[0].ErrorCode != 0 {
 		t.Fatalf("AddPartitionsToTxn: %v, %+v", err, ar)
 	}
-	return ir.ProducerID
 }
 
 // endTxn1 sends EndTxn v3 and returns its code.
-func (b *broker) endTxn1(t *testing.T, txnID string, pid int64, epoch int16, commit bool) errcode.Code {
+func (b *broker) endTxn1(t testing.TB, txnID string, pid int64, epoch int16, commit bool) errcode.Code {
 	t.Helper()
 	req := kmsg.NewPtrEndTxnRequest()
 	req.TransactionalID, req.ProducerID, req.ProducerEpoch, req.Commit = txnID, pid, epoch, commit
@@ -113,7 +120,7 @@ func (b *broker) endTxn1(t *testing.T, txnID string, pid int64, epoch int16, com
 	return errcode.Code(resp.ErrorCode)
 }
 
-func (b *broker) fetchOnce(t *testing.T, topic string, isolation int8) wire.FetchPartitionResponse {
+func (b *broker) fetchOnce(t testing.TB, topic string, isolation int8) wire.FetchPartitionResponse {
 	t.Helper()
 	req := fetchRequest(12, topic, 0, 0, 0)
 	req.IsolationLevel = isolation
@@ -124,7 +131,7 @@ func (b *broker) fetchOnce(t *testing.T, topic string, isolation int8) wire.Fetc
 	return resp.Topics[0].Partitions[0]
 }
 
-func (b *broker) latest(t *testing.T, topic string, isolation int8) int64 {
+func (b *broker) latest(t testing.TB, topic string, isolation int8) int64 {
 	t.Helper()
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.IsolationLevel = isolation
