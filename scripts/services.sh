@@ -48,7 +48,7 @@ services_start() {
 
   # S3: a bucket is a directory of versitygw's data dir.
   local s3port; s3port=$(free_port)
-  mkdir -p "$SERVICE_DIR/s3/chronik"
+  mkdir -p "$SERVICE_DIR/s3" # the test creates the bucket through the S3 API
   "$bin/versitygw" --access chronik-test-key --secret chronik-test-secret --port "127.0.0.1:$s3port" \
     posix "$SERVICE_DIR/s3" >"$SERVICE_DIR/versitygw.log" 2>&1 &
   SERVICE_PIDS+=($!)
