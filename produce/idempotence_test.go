@@ -74,7 +74,7 @@ func TestIdempotentRejectionsBurnNoOffsets(t *testing.T) {
 	wantCode(t, one(t, e.produce(9, 1, pr("t", 0, idemBatch(t, 7, 3, 0, 1)))), errcode.None)
 }
 
-func TestIdempotenceOffAppendsWithoutChecks(t *testing.T) {
+func TestNoIdempotenceAppendsWithoutChecks(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.EnableIdempotence, c.EnableTransactions = false, false })
 	e.topic("t", 1, nil)
 	for i := 0; i < 2; i++ {

@@ -24,7 +24,7 @@ const (
 	crashTopic        = "crash"       // idempotent, acks=all: exactly once
 	crashAcks1Topic   = "crash-acks1" // acks=1, no idempotence: at least once
 	crashPartitions   = 4
-	crashRate         = 400 // records per second per producer
+	crashRate         = 300 // records per second per producer
 	crashSegmentBytes = "131072"
 	crashLookups      = 25 // acknowledged keys looked up over HTTP at the end
 )
@@ -275,7 +275,7 @@ func TestCrashLoop(t *testing.T) {
 	t.Parallel()
 	bin := brokerBinary(t)
 	rng, _ := newRand(t)
-	iters, limit := iterations(), duration(25*time.Second, 30*time.Minute)
+	iters, limit := iterations(), duration(20*time.Second, 30*time.Minute)
 	dir := testDir(t, "crash")
 	kafka, err := freeLoopbackAddr()
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // Namespaces of the records the coordinator keeps in the metadata.Store.
 const (
 	namespaceTxn         = "txn"             // key: transactional id; value: transaction record
-	namespaceOffsets     = "offsets"         // key: "g" + group id; value: group offsets record
+	offsetsNamespace     = "offsets"         // key: "g" + group id; value: group offsets record
 	namespaceCoordinator = "txn-coordinator" // key "epoch": the last coordinator epoch handed out
 	coordinatorEpochKey  = "epoch"
 )

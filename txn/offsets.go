@@ -168,7 +168,7 @@ func mergeOffsets(m *offsetMap, offsets map[string]map[int32]OffsetAndMetadata, 
 // stored bytes (nil when none).
 func (c *Coordinator) readGroup(ctx context.Context, group string) (*groupRecord, []byte, error) {
 	key := groupKey(group)
-	raw, found, err := c.store.Get(ctx, namespaceOffsets, key)
+	raw, found, err := c.store.Get(ctx, offsetsNamespace, key)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -177,7 +177,7 @@ func (c *Coordinator) readGroup(ctx context.Context, group string) (*groupRecord
 	}
 	g, err := decodeGroup(raw)
 	if err != nil {
-		return nil, nil, &CorruptError{Namespace: namespaceOffsets, Key: key, Err: err}
+		return nil, nil, &CorruptError{Namespace: offsetsNamespace, Key: key, Err: err}
 	}
 	return g, raw, nil
 }
@@ -220,7 +220,7 @@ func (c *Coordinator) updateGroup(ctx context.Context, group string, fn func(*gr
 					group, len(enc), metadata.MaxValueLen, metadata.ErrInvalidArgument)
 			}
 		}
-		ok, err := c.store.CompareAndSwap(ctx, namespaceOffsets, key, old, enc)
+		ok, err := c.store.CompareAndSwap(ctx, offsetsNamespace, key, old, enc)
 		if err != nil {
 			return err
 		}

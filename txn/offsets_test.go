@@ -97,7 +97,7 @@ func TestTxnOffsetCommitTimeoutAbort(t *testing.T) {
 	if o, code := fetched(t, e, "g", "t", 0, true); o != -1 || code != errcode.None {
 		t.Fatalf("after timeout: %d, %v", o, code)
 	}
-	if _, found, _ := e.store.Get(bg, namespaceOffsets, groupKey("g")); found {
+	if _, found, _ := e.store.Get(bg, offsetsNamespace, groupKey("g")); found {
 		t.Fatal("an empty group record was kept")
 	}
 }
@@ -261,7 +261,7 @@ func TestCorruptGroupRecord(t *testing.T) {
 	e := newEnv(t, "memory", nil)
 	c := ongoing(e)
 	e.c.AddOffsets(bg, 3, "tx", c.pid, c.epoch, "g")
-	if err := e.store.Put(bg, namespaceOffsets, groupKey("g"), []byte{1, 0, 0}); err != nil {
+	if err := e.store.Put(bg, offsetsNamespace, groupKey("g"), []byte{1, 0, 0}); err != nil {
 		t.Fatal(err)
 	}
 	if _, code := e.c.FetchOffsets(bg, "g", nil, false); code != errcode.UnknownServerError {

@@ -289,7 +289,7 @@ func (gc *groupCoordinator) join(req joinRequest) <-chan joinResult {
 	case req.Group == "":
 		return fail(errcode.InvalidGroupID)
 	case req.InstanceID != nil:
-		// Static membership (KIP-345) is not implemented: the answer of a
+		// Static membership (KIP-345) is not supported: the answer of a
 		// Kafka broker whose inter.broker.protocol.version predates it.
 		return fail(errcode.UnsupportedVersion)
 	case req.SessionTimeout < gc.cfg.MinSession || req.SessionTimeout > gc.cfg.MaxSession:

@@ -191,11 +191,11 @@ func TestGroupInitialDelayExtended(t *testing.T) {
 	}
 }
 
-// TestGroupRebalanceOnJoinAndLeave: a new member makes a stable group
+// TestGroupRebalancesWhenMembersJoinAndLeave: a new member makes a stable group
 // rebalance; heartbeats say REBALANCE_IN_PROGRESS until the members
 // rejoin; the join phase completes as soon as everyone has; a member
 // leaving starts the next rebalance and the last leaving empties the group.
-func TestGroupRebalanceOnJoinAndLeave(t *testing.T) {
+func TestGroupRebalancesWhenMembersJoinAndLeave(t *testing.T) {
 	gc, clock := newTestGroups(t)
 	ids, gen := formGroup(t, gc, clock, "g", 2)
 	c := gc.join(joinReq("g", "", "range"))

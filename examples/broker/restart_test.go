@@ -21,9 +21,9 @@ import (
 	"go.uber.org/goleak"
 )
 
-// produceOffsets produces recs with franz-go (idempotent, acks=all) and
+// produceAt produces recs with franz-go (idempotent, acks=all) and
 // returns the offset each got.
-func produceOffsets(t testing.TB, addr, topic string, recs []rec) []int64 {
+func produceAt(t testing.TB, addr, topic string, recs []rec) []int64 {
 	t.Helper()
 	cl := newKgo(t, addr, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.AllowAutoTopicCreation())
 	krs := make([]*kgo.Record, len(recs))
@@ -60,7 +60,7 @@ func TestRestart(t *testing.T) {
 	second := testRecords("after", 50, true)
 
 	b1 := startBroker(t, cfg)
-	offs := produceOffsets(t, b1.addrs.Kafka, "durable", first)
+	offs := produceAt(t, b1.addrs.Kafka, "durable", first)
 	if offs[0] != 0 || offs[49] != 49 {
 		t.Fatalf("first offsets %d..%d", offs[0], offs[49])
 	}
@@ -69,7 +69,7 @@ func TestRestart(t *testing.T) {
 
 	b2 := startBroker(t, cfg) // new ports, same directory
 	checkRecords(t, consumeKgo(t, b2.addrs.Kafka, "durable", len(first)), first)
-	offs = produceOffsets(t, b2.addrs.Kafka, "durable", second)
+	offs = produceAt(t, b2.addrs.Kafka, "durable", second)
 	if offs[0] != 50 || offs[49] != 99 {
 		t.Fatalf("offsets after restart %d..%d, want 50..99", offs[0], offs[49])
 	}
@@ -286,12 +286,12 @@ func TestCommand(t *testing.T) {
 		t.Fatalf("healthz: %d %q", code, body)
 	}
 	want := testRecords("proc", 30, true)
-	produceOffsets(t, p.kafka, "proc", want)
+	produceAt(t, p.kafka, "proc", want)
 	p.signal(t, syscall.SIGTERM)
 
 	p = startProcess(t, args...)
 	checkRecords(t, consumeKgo(t, p.kafka, "proc", len(want)), want)
-	if offs := produceOffsets(t, p.kafka, "proc", testRecords("proc2", 5, false)); offs[0] != 30 {
+	if offs := produceAt(t, p.kafka, "proc", testRecords("proc2", 5, false)); offs[0] != 30 {
 		t.Fatalf("offset after restart %d, want 30", offs[0])
 	}
 	p.signal(t, os.Interrupt)
