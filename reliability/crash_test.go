@@ -265,6 +265,9 @@ func randDuration(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 //     batch's CRC-32C holds, both as served by Fetch and in the segment
 //     files once the broker is stopped;
 //   - the HTTP key lookup finds a sample of the acknowledged keys;
+//   - where the broker indexes for search, the index catches up to one
+//     document per stored record (nothing lost or indexed twice by the
+//     crashes) and holds the sampled acknowledged records;
 //   - no run of the broker ever logs a panic, and the last one stops
 //     cleanly.
 //
@@ -434,8 +437,13 @@ func TestCrashLoop(t *testing.T) {
 	vctx, vcancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer vcancel()
 	results := map[string]crashResult{}
+	searched := 0
 	for _, topic := range []string{crashTopic, crashAcks1Topic} {
-		results[topic] = verifyCrashData(t, vctx, c, check, topic, producers, rng)
+		res := verifyCrashData(t, vctx, c, check, topic, producers, rng)
+		results[topic] = res
+		if checkSearch(t, vctx, c.http, topic, res, longOr(time.Minute, 10*time.Minute)) {
+			searched += len(res.sample)
+		}
 	}
 
 	dups += duplicatesRecognised(ctx, proc)
@@ -462,8 +470,8 @@ func TestCrashLoop(t *testing.T) {
 		}
 	}
 	idem, a1 := results[crashTopic], results[crashAcks1Topic]
-	t.Logf("RESULT crash-loop: %d SIGKILLs (%d during recovery) in %v; %d records produced, %d acknowledged, %d failed; idempotent acks=all: %d stored, each acknowledged one exactly once (%d unacknowledged stored once), %v retried records recognised as duplicates by the broker; acks=1: %d stored, every acknowledged one at its offset (%d stored more than once, as Kafka allows without idempotence); 0 acknowledged records lost; %d batches in %d segment files, every CRC valid; %d key lookups found",
-		kills, startupKills, elapsed.Round(time.Second), produced, acked, failed, idem.total, idem.unackedStored, dups, a1.total, a1.duplicates, segBatches, segs, idem.lookups+a1.lookups)
+	t.Logf("RESULT crash-loop: %d SIGKILLs (%d during recovery) in %v; %d records produced, %d acknowledged, %d failed; idempotent acks=all: %d stored, each acknowledged one exactly once (%d unacknowledged stored once), %v retried records recognised as duplicates by the broker; acks=1: %d stored, every acknowledged one at its offset (%d stored more than once, as Kafka allows without idempotence); 0 acknowledged records lost; %d batches in %d segment files, every CRC valid; %d key lookups found; search index: one document per stored record, %d sampled records found by id",
+		kills, startupKills, elapsed.Round(time.Second), produced, acked, failed, idem.total, idem.unackedStored, dups, a1.total, a1.duplicates, segBatches, segs, idem.lookups+a1.lookups, searched)
 }
 
 // crashResult is what verifyCrashData found in one topic.
@@ -474,6 +482,7 @@ type crashResult struct {
 	unackedStored int64 // records stored but never acknowledged
 	duplicates    int64 // extra copies (acks=1 only)
 	lookups       int
+	sample        []crashSample // acknowledged records looked up by key
 }
 
 // verifyCrashData checks one topic of a running broker after the crash
@@ -566,11 +575,7 @@ func verifyCrashData(t *testing.T, ctx context.Context, c *crashLoop, check *kgo
 		}
 	}
 
-	type ackedRec struct {
-		prod, part int
-		seq, off   int64
-	}
-	var sample []ackedRec
+	var sample []crashSample
 	var acked int64
 	for i, cp := range producers {
 		if cp.topic != topic {
@@ -590,9 +595,9 @@ func verifyCrashData(t *testing.T, ctx context.Context, c *crashLoop, check *kgo
 					// Reservoir sampling of crashLookups acknowledged records.
 					acked++
 					if len(sample) < crashLookups {
-						sample = append(sample, ackedRec{i, p, int64(seq), off})
+						sample = append(sample, crashSample{i, p, int64(seq), off})
 					} else if j := rng.Int64N(acked); j < crashLookups {
-						sample[j] = ackedRec{i, p, int64(seq), off}
+						sample[j] = crashSample{i, p, int64(seq), off}
 					}
 				}
 			}
@@ -623,5 +628,58 @@ func verifyCrashData(t *testing.T, ctx context.Context, c *crashLoop, check *kgo
 		}
 		res.lookups++
 	}
+	res.sample = sample
 	return res
+}
+
+// checkSearch waits, up to limit, until the broker's search index holds
+// exactly one document per record stored in topic (none missing after the
+// crashes, none indexed twice) with no indexing lag, then fetches the
+// sampled acknowledged records from it by id. It reports false when the
+// broker has no search index for the topic.
+func checkSearch(t *testing.T, ctx context.Context, httpAddr, topic string, res crashResult, limit time.Duration) bool {
+	t.Helper()
+	var stored int64
+	for _, n := range res.stored {
+		stored += n
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		idx, err := searchIndexes(ctx, httpAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row, ok := idx[topic]
+		if !ok {
+			return false
+		}
+		docs, _ := strconv.ParseInt(row.DocsCount, 10, 64)
+		if docs > stored {
+			t.Fatalf("%s: the search index holds %d documents for %d stored records (indexed twice)", topic, docs, stored)
+		}
+		if docs == stored && row.LagRecords == "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: the search index holds %d documents for %d stored records (lag %s records) %v after the last restart", topic, docs, stored, row.LagRecords, limit)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, s := range res.sample {
+		d, err := getDoc(ctx, httpAddr, topic, int32(s.part), s.off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := crashKey(s.prod, s.part, s.seq)
+		if !d.Found || d.Key == nil || *d.Key != key {
+			t.Fatalf("%s: search document %d-%d: found %v, key %v; want the acknowledged record %s", topic, s.part, s.off, d.Found, d.Key, key)
+		}
+	}
+	return true
+}
+
+// crashSample is an acknowledged record picked for the lookups.
+type crashSample struct {
+	prod, part int
+	seq, off   int64
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -323,3 +324,64 @@ func percentiles(ds []time.Duration, qs ...float64) []time.Duration {
 
 // mib formats a byte count in MiB.
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// indexRow is one topic of the search API's GET /_cat/indices?format=json.
+type indexRow struct {
+	Index      string `json:"index"`
+	DocsCount  string `json:"docs.count"`
+	LagRecords string `json:"indexing.lag.records"`
+}
+
+// searchIndexes returns the broker's searchable topics by name.
+func searchIndexes(ctx context.Context, httpAddr string) (map[string]indexRow, error) {
+	var rows []indexRow
+	if err := getJSON(ctx, "http://"+httpAddr+"/_cat/indices?format=json", &rows); err != nil {
+		return nil, err
+	}
+	out := map[string]indexRow{}
+	for _, r := range rows {
+		out[r.Index] = r
+	}
+	return out, nil
+}
+
+// searchDoc is the search API's GET /{topic}/_doc/{partition}-{offset}.
+type searchDoc struct {
+	Found     bool    `json:"found"`
+	Partition int32   `json:"_partition"`
+	Offset    int64   `json:"_offset"`
+	Key       *string `json:"_key"`
+}
+
+// getDoc fetches one record from the search index by its id.
+func getDoc(ctx context.Context, httpAddr, topic string, partition int32, offset int64) (searchDoc, error) {
+	var d searchDoc
+	u := fmt.Sprintf("http://%s/%s/_doc/%d-%d", httpAddr, url.PathEscape(topic), partition, offset)
+	err := getJSON(ctx, u, &d, http.StatusNotFound)
+	return d, err
+}
+
+// getJSON decodes the JSON answer of GET u into v; statuses besides 200
+// that carry an answer to decode may be listed.
+func getJSON(ctx context.Context, u string, v any, also ...int) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	if resp.StatusCode != http.StatusOK && !slices.Contains(also, resp.StatusCode) {
+		return fmt.Errorf("GET %s: %s: %s", u, resp.Status, body)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	return nil
+}

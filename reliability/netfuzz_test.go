@@ -13,6 +13,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -39,11 +41,31 @@ const (
 	healthyTopic      = "healthy"
 )
 
-// served lists the API versions the example broker serves (with
-// idempotence on), which ApiVersions advertises.
-var served = map[int16][2]int16{
-	0: {0, 9}, 1: {4, 12}, 2: {1, 7}, 3: {0, 12}, 10: {0, 4}, 18: {0, 3}, 19: {0, 7}, 22: {0, 4},
+// apiRanges maps each API key the broker serves to its version range.
+type apiRanges map[int16][2]int16
+
+// servedAPIs asks the broker which APIs and versions it serves
+// (ApiVersions), so that the fuzzer follows the broker as it grows.
+func servedAPIs(ctx context.Context, addr string) (apiRanges, error) {
+	cl, err := newClient(addr)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("ApiVersions: %w", err)
+	}
+	out := apiRanges{}
+	for _, k := range resp.ApiKeys {
+		out[k.ApiKey] = [2]int16{k.MinVersion, k.MaxVersion}
+	}
+	return out, nil
 }
+
+// structured are the APIs request builds field by field (weighted by
+// repetition); every other served API gets reflective random fields.
+var structured = []int16{0, 0, 1, 1, 2, 3, 3, 10, 18, 22}
 
 // fuzzCase is one input: the bytes written on a fresh connection, which is
 // then half-closed.
@@ -83,6 +105,7 @@ type builtFrame struct {
 // run's seed and the input's index, so that any input can be replayed.
 type fuzzGen struct {
 	r         *rand.Rand
+	served    apiRanges
 	longPolls bool // allow Fetch requests to wait long (long runs only)
 }
 
@@ -223,9 +246,31 @@ func (g *fuzzGen) tags(t *kmsg.Tags) {
 // garbage, every field is drawn from valid, boundary and random values;
 // without, the request is well-formed and names the fuzz topic.
 func (g *fuzzGen) request(garbage bool) kmsg.Request {
-	keys := []int16{0, 0, 1, 1, 2, 3, 3, 10, 18, 22}
-	key := keys[g.r.IntN(len(keys))]
-	vr := served[key]
+	var key int16
+	if g.r.IntN(4) == 0 {
+		// Any served API, fields filled by reflection.
+		keys := make([]int16, 0, len(g.served))
+		for k := range g.served {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		key = keys[g.r.IntN(len(keys))]
+		if req := kmsg.RequestForKey(key); req != nil && !slices.Contains(structured, key) {
+			vr := g.served[key]
+			req.SetVersion(vr[0] + int16(g.r.IntN(int(vr[1]-vr[0])+1)))
+			if garbage {
+				g.fill(reflect.ValueOf(req).Elem(), 0)
+			}
+			return req
+		}
+	}
+	for {
+		key = structured[g.r.IntN(len(structured))]
+		if _, ok := g.served[key]; ok {
+			break
+		}
+	}
+	vr := g.served[key]
 	v := vr[0] + int16(g.r.IntN(int(vr[1]-vr[0])+1))
 	pick := func(valid, bad func()) {
 		if garbage && g.r.IntN(2) == 0 {
@@ -355,6 +400,67 @@ func (g *fuzzGen) request(garbage bool) kmsg.Request {
 		pick(func() {}, func() { req.TransactionTimeoutMillis, req.ProducerID, req.ProducerEpoch = g.i32(), g.i64(), g.i16() })
 		g.tags(&req.UnknownTags)
 		return req
+	}
+}
+
+// fill sets every exported field of the request struct v (recursively, a
+// few levels deep) to a boundary or random value; fields the request's
+// version does not carry are simply not encoded.
+func (g *fuzzGen) fill(v reflect.Value, depth int) {
+	if depth > 3 {
+		return
+	}
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if !v.Type().Field(i).IsExported() || v.Type().Field(i).Name == "Version" || g.r.IntN(3) == 0 {
+			continue // some fields keep their default
+		}
+		switch f.Kind() {
+		case reflect.Bool:
+			f.SetBool(g.r.IntN(2) == 0)
+		case reflect.Int8:
+			f.SetInt(int64(int8(g.r.Uint32())))
+		case reflect.Int16:
+			f.SetInt(int64(g.i16()))
+		case reflect.Int32:
+			f.SetInt(int64(g.i32()))
+		case reflect.Int64:
+			f.SetInt(g.i64())
+		case reflect.Uint32:
+			f.SetUint(uint64(g.r.Uint32()))
+		case reflect.String:
+			f.SetString(g.name())
+		case reflect.Array:
+			if f.Type().Elem().Kind() == reflect.Uint8 {
+				reflect.Copy(f, reflect.ValueOf(g.bytes(f.Len())))
+			}
+		case reflect.Pointer:
+			if f.Type().Elem().Kind() == reflect.String && g.r.IntN(2) == 0 {
+				name := g.name()
+				f.Set(reflect.ValueOf(&name))
+			}
+		case reflect.Slice:
+			switch el := f.Type().Elem(); el.Kind() {
+			case reflect.Uint8:
+				f.SetBytes(g.bytes(g.r.IntN(100)))
+			case reflect.String:
+				f.Set(reflect.ValueOf([]string{g.name()}))
+			case reflect.Int32:
+				f.Set(reflect.ValueOf([]int32{g.i32()}))
+			case reflect.Struct:
+				n := g.r.IntN(3)
+				sl := reflect.MakeSlice(f.Type(), n, n)
+				for j := range n {
+					if d, ok := sl.Index(j).Addr().Interface().(interface{ Default() }); ok {
+						d.Default()
+					}
+					g.fill(sl.Index(j), depth+1)
+				}
+				f.Set(sl)
+			}
+		case reflect.Struct:
+			g.fill(f, depth+1)
+		}
 	}
 }
 
@@ -539,12 +645,12 @@ func (g *fuzzGen) build() fuzzCase {
 		c.data = f
 	case "unknown-key":
 		key := int16(g.r.Uint32())
-		for _, ok := served[key]; ok; _, ok = served[key] {
+		for _, ok := g.served[key]; ok; _, ok = g.served[key] {
 			key = int16(g.r.Uint32())
 		}
 		if g.r.IntN(2) == 0 {
 			key = int16(g.r.IntN(100)) // a real Kafka API the broker does not serve
-			if _, ok := served[key]; ok {
+			if _, ok := g.served[key]; ok {
 				key = 100 + key
 			}
 		}
@@ -555,7 +661,7 @@ func (g *fuzzGen) build() fuzzCase {
 		c.add(f, nil, false)
 	case "bad-version":
 		req := g.request(false)
-		vr := served[req.Key()]
+		vr := g.served[req.Key()]
 		v := g.i16()
 		for v >= vr[0] && v <= vr[1] {
 			v = g.i16()
@@ -843,6 +949,10 @@ func TestNetworkFuzz(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	served, err := servedAPIs(ctx, proc.kafka)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The healthy client, and connections that stay idle or mid-frame.
 	hcl, err := newClient(proc.kafka, kgo.DefaultProduceTopic(healthyTopic), kgo.ProducerLinger(0))
@@ -911,7 +1021,7 @@ func TestNetworkFuzz(t *testing.T) {
 				if *flagReplay >= 0 {
 					gi = *flagReplay
 				}
-				g := &fuzzGen{r: rand.New(rand.NewPCG(seed, uint64(gi))), longPolls: *flagLong}
+				g := &fuzzGen{r: rand.New(rand.NewPCG(seed, uint64(gi))), served: served, longPolls: *flagLong}
 				c := g.next()
 				out, err := c.run(proc.kafka)
 				mu.Lock()
@@ -1014,7 +1124,7 @@ func TestNetworkFuzz(t *testing.T) {
 	}
 	sort.Strings(ks)
 	t.Logf("RESULT network-fuzz: %d inputs (%s of frames) over %d connections plus %d idle in %v; %d responses, %d connections closed by the broker, %d inputs failed; healthy producer: %d records acknowledged, %d failures, longest wait %v, %d acknowledged records read back; RSS %s before, %s after, %s max (%d samples)",
-		inputs, mib(sentBytes), inputs, fuzzIdleConns, limit, answered, closed, len(failures), hacked, len(herrs), hwait.Round(time.Millisecond), found, mib(rssBefore), mib(rssAfter), mib(rssMax), samples)
+		inputs, mib(sentBytes), inputs, fuzzIdleConns, limit, answered, closed, len(failures), hacked, len(herrs), hwait.Round(time.Millisecond), found, mib(rssBefore), mib(rssAfter), mib(rssMax.RSS), samples)
 	t.Logf("inputs by kind: %s", strings.Join(ks, ", "))
 	if lostResponses > 0 {
 		t.Logf("KNOWN DEFECT: %d connections lost responses to well-formed requests sent before a malformed frame (the broker resets a connection it closes with input unread; RELIABILITY.md; -strict-close fails on it)", lostResponses)

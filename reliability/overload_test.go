@@ -548,15 +548,20 @@ func loadgenMain(configPath string) int {
 // overloadMode is one broker configuration TestOverload runs.
 type overloadMode struct {
 	name  string
-	codec string // the topic's compression.type
+	codec string   // the topic's compression.type
+	args  []string // extra broker flags
 }
 
 // overloadModes are the configurations: "gzip" makes the broker recompress
 // every batch, so that it, not the clients sharing its machine, is the
 // bottleneck and the offered load really is twice what it takes; "plain"
-// stores batches as sent, the cheapest path, where on a small machine the
-// clients may not reach twice the broker's rate (the factor is reported).
-var overloadModes = []overloadMode{{"gzip", "gzip"}, {"plain", "producer"}}
+// stores batches as sent, the cheapest path; "plain-noindex" also turns the
+// broker's search indexing off, leaving the produce path alone.
+var overloadModes = []overloadMode{
+	{"gzip", "gzip", nil},
+	{"plain", "producer", nil},
+	{"plain-noindex", "producer", []string{"-enable-indexing=false"}},
+}
 
 // TestOverload runs the broker with -buffer-memory 16MiB and a load
 // generator process (this test binary without the race detector, eight
@@ -580,7 +585,7 @@ var overloadModes = []overloadMode{{"gzip", "gzip"}, {"plain", "producer"}}
 //     what the consumer reads, and no offset is missing.
 //
 // The default run covers the "gzip" mode; -long, or -run naming a subtest,
-// runs both. It runs alone (the other tests of the package wait), so that
+// runs all three. It runs alone (the other tests of the package wait), so that
 // the calibration measures the broker rather than its neighbours.
 func TestOverload(t *testing.T) {
 	bin := brokerBinary(t)
@@ -604,6 +609,7 @@ func overloadRun(t *testing.T, bin, gen string, mode overloadMode) {
 	defer cancel()
 	args := []string{"-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data", filepath.Join(dir, "data"),
 		"-buffer-memory", strconv.Itoa(overloadBuffer), "-log-level", "info"}
+	args = append(args, mode.args...)
 	proc, err := startBroker(ctx, brokerCmd{bin: bin, args: args}, openLog(t, dir), time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -670,11 +676,12 @@ func overloadRun(t *testing.T, bin, gen string, mode overloadMode) {
 	if serr != nil {
 		t.Fatal(serr)
 	}
-	var rssMax int64 // while producing; the read-back is reported apart
+	var peak procMem // while producing; the read-back is reported apart
 	for _, p := range producePhases {
-		rssMax = max(rssMax, sampler.phaseRSS(p))
+		peak = maxMem(peak, sampler.phaseMem(p))
 	}
-	rssConsume := sampler.phaseRSS("consume")
+	rssMax := peak.RSS
+	consume := sampler.phaseMem("consume")
 	if !proc.alive() {
 		t.Fatalf("the broker exited under overload (%v):\n%s", proc.waitErr, proc.tail())
 	}
@@ -703,8 +710,8 @@ func overloadRun(t *testing.T, bin, gen string, mode overloadMode) {
 		mib(int64(res.Sustained)), res.Saturated, mib(overloadStartRate), res.BaseReqP50, res.BaseReqP99, res.BaseRecP50, res.BaseRecP99)
 	t.Logf("overload %v: offered %s/s (%.1fx sustained), acknowledged %s/s; Produce round trip p50 %v p99 %v; record latency p50 %v p99 %v; %d records refused by full client buffers; broker error responses: [%s]; %d Produce requests met a broken connection",
 		res.Overload.Round(time.Millisecond), mib(int64(res.Offered)), res.Offered/res.Sustained, mib(int64(res.AckedRate)), res.ReqP50, res.ReqP99, res.RecP50, res.RecP99, res.Refused, strings.Join(brokerErrs, ", "), res.BrokenConns)
-	t.Logf("RESULT overload/%s: max RSS %s while producing, in %d samples (limit %s = buffer memory %s + %s; %s at start; %s while the consumer read back); %d records produced, %d acknowledged (%s), %d refused by client buffers, %d failed; read back in %v: %d stored, %d acknowledged lost, %d misplaced, %d corrupt, %d duplicated, %d unacknowledged stored; %d broker error responses",
-		mode.name, mib(rssMax), samples, mib(bound), mib(overloadBuffer), mib(overloadRSSHeadroom), mib(rssStart), mib(rssConsume), res.Produced, res.Acked, mib(res.AckedBytes), res.Refused, res.Failed,
+	t.Logf("RESULT overload/%s: max RSS %s while producing (anonymous %s), in %d samples (limit %s = buffer memory %s + %s; %s at start; %s, anonymous %s, while the consumer read back); %d records produced, %d acknowledged (%s), %d refused by client buffers, %d failed; read back in %v: %d stored, %d acknowledged lost, %d misplaced, %d corrupt, %d duplicated, %d unacknowledged stored; %d broker error responses",
+		mode.name, mib(rssMax), mib(peak.Anon), samples, mib(bound), mib(overloadBuffer), mib(overloadRSSHeadroom), mib(rssStart), mib(consume.RSS), mib(consume.Anon), res.Produced, res.Acked, mib(res.AckedBytes), res.Refused, res.Failed,
 		res.ConsumedIn.Round(time.Millisecond), res.Stored, res.Lost, res.Misplaced, res.Corrupt, res.Duplicates, res.Unacked, int(errResponses))
 	for _, e := range res.Errors {
 		t.Error(e)

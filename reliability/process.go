@@ -255,58 +255,80 @@ func freeLoopbackAddr() (string, error) {
 	return addr, nil
 }
 
-// errNoProcfs is returned by readRSS where /proc/PID/status has no VmRSS.
-var errNoProcfs = errors.New("reliability: no VmRSS in /proc/PID/status")
+// errNoProcfs is returned where /proc/PID/status lacks a memory line.
+var errNoProcfs = errors.New("reliability: no memory line in /proc/PID/status")
 
-// readRSS returns the resident set size of process pid in bytes, from the
-// VmRSS line of /proc/PID/status (reported there in kB).
-func readRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, fmt.Errorf("reliability: read RSS of pid %d: %w", pid, err)
-	}
-	return parseVmRSS(b)
+// procMem is a process's resident memory from /proc/PID/status, in bytes.
+type procMem struct {
+	RSS  int64 // VmRSS: every resident page
+	Anon int64 // RssAnon: anonymous pages (the Go heap, stacks); the rest is mapped files and shared memory
 }
 
-// parseVmRSS reads the VmRSS line ("VmRSS:	   40436 kB") of a
-// /proc/PID/status file and returns bytes.
-func parseVmRSS(status []byte) (int64, error) {
+// readRSS returns the resident set size of process pid in bytes (VmRSS).
+func readRSS(pid int) (int64, error) {
+	m, err := readMem(pid)
+	return m.RSS, err
+}
+
+// readMem reads the resident memory of process pid.
+func readMem(pid int) (procMem, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return procMem{}, fmt.Errorf("reliability: read memory of pid %d: %w", pid, err)
+	}
+	return parseStatusMem(b)
+}
+
+// parseStatusMem reads the VmRSS and RssAnon lines ("VmRSS:	   40436
+// kB") of a /proc/PID/status file.
+func parseStatusMem(status []byte) (procMem, error) {
+	var m procMem
+	found := 0
 	for line := range bytes.SplitSeq(status, []byte{'\n'}) {
+		var dst *int64
 		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
-		if !ok {
+		if ok {
+			dst = &m.RSS
+		} else if rest, ok = bytes.CutPrefix(line, []byte("RssAnon:")); ok {
+			dst = &m.Anon
+		} else {
 			continue
 		}
 		f := strings.Fields(string(rest))
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("reliability: VmRSS line %q: want \"<n> kB\"", line)
+			return m, fmt.Errorf("reliability: status line %q: want \"<n> kB\"", line)
 		}
 		var kb int64
 		if _, err := fmt.Sscan(f[0], &kb); err != nil || kb < 0 {
-			return 0, fmt.Errorf("reliability: VmRSS line %q: %v", line, err)
+			return m, fmt.Errorf("reliability: status line %q: %v", line, err)
 		}
-		return kb << 10, nil
+		*dst = kb << 10
+		found++
 	}
-	return 0, errNoProcfs
+	if found != 2 {
+		return m, errNoProcfs
+	}
+	return m, nil
 }
 
-// rssSampler reads a process's RSS at a fixed interval and keeps the
-// largest value overall and per named phase.
+// rssSampler reads a process's resident memory at a fixed interval and
+// keeps the largest values overall and per named phase.
 type rssSampler struct {
 	pid  int
 	stop chan struct{}
 	done chan struct{}
 
 	mu       sync.Mutex // guards the fields below
-	max      int64
+	max      procMem
 	samples  int
-	phase    string           // the current phase; "" before the first split
-	phaseMax map[string]int64 // largest RSS per phase
-	err      error            // first read error
+	phase    string             // the current phase; "" before the first split
+	phaseMax map[string]procMem // largest values per phase
+	err      error              // first read error
 }
 
 // sampleRSS starts sampling pid every interval until stopRSS.
 func sampleRSS(pid int, interval time.Duration) *rssSampler {
-	s := &rssSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{}), phaseMax: map[string]int64{}}
+	s := &rssSampler{pid: pid, stop: make(chan struct{}), done: make(chan struct{}), phaseMax: map[string]procMem{}}
 	go func() { // owned by s: ends at stopRSS
 		defer close(s.done)
 		t := time.NewTicker(interval)
@@ -324,7 +346,7 @@ func sampleRSS(pid int, interval time.Duration) *rssSampler {
 }
 
 func (s *rssSampler) sample() {
-	v, err := readRSS(s.pid)
+	m, err := readMem(s.pid)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
@@ -334,8 +356,13 @@ func (s *rssSampler) sample() {
 		return
 	}
 	s.samples++
-	s.max = max(s.max, v)
-	s.phaseMax[s.phase] = max(s.phaseMax[s.phase], v)
+	s.max = maxMem(s.max, m)
+	s.phaseMax[s.phase] = maxMem(s.phaseMax[s.phase], m)
+}
+
+// maxMem is the field-wise maximum.
+func maxMem(a, b procMem) procMem {
+	return procMem{RSS: max(a.RSS, b.RSS), Anon: max(a.Anon, b.Anon)}
 }
 
 // split takes one sample, then attributes later samples to phase.
@@ -346,16 +373,16 @@ func (s *rssSampler) split(phase string) {
 	s.phase = phase
 }
 
-// phaseRSS returns the largest RSS sampled during phase.
-func (s *rssSampler) phaseRSS(phase string) int64 {
+// phaseMem returns the largest values sampled during phase.
+func (s *rssSampler) phaseMem(phase string) procMem {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.phaseMax[phase]
 }
 
-// stopRSS ends sampling and returns the largest RSS seen, the number of
+// stopRSS ends sampling and returns the largest values seen, the number of
 // samples and the first read error.
-func (s *rssSampler) stopRSS() (maxRSS int64, samples int, err error) {
+func (s *rssSampler) stopRSS() (peak procMem, samples int, err error) {
 	close(s.stop)
 	<-s.done
 	s.mu.Lock()

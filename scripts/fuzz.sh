@@ -1,12 +1,37 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for FUZZTIME (default 20s) on top of its committed corpus.
+# Runs every fuzz target for FUZZTIME (default 20s) on top of its committed
+# corpus.
+#
+#   FUZZTIME=10m             time per target
+#   FUZZPARALLEL=1           fuzzing workers per target (default GOMAXPROCS)
+#   FUZZLANE=1/2             run only every 2nd target, starting with the 1st,
+#                            so that long runs can be split over processes
+#   FUZZPKGS="./record ..."  packages to fuzz (default ./...)
+#
+# Each finished target prints a "fuzz-result:" line with its execution count.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-20s}
-for pkg in $(go list ./...); do
+lane=${FUZZLANE:-1/1}
+lane_i=${lane%/*}
+lane_n=${lane#*/}
+par=()
+if [[ -n "${FUZZPARALLEL:-}" ]]; then par=(-parallel="$FUZZPARALLEL"); fi
+n=0
+# shellcheck disable=SC2086
+for pkg in $(go list ${FUZZPKGS:-./...}); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
+    n=$((n + 1))
+    if (( (n - 1) % lane_n != lane_i - 1 )); then continue; fi
     echo "fuzz: $pkg $target ($FUZZTIME)"
-    go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg"
+    start=$(date +%s)
+    out=$(go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "${par[@]}" "$pkg" 2>&1) || {
+      echo "$out"
+      echo "fuzz-result: $pkg $target FAILED"
+      exit 1
+    }
+    execs=$(echo "$out" | grep -o 'execs: [0-9]*' | tail -1 | cut -d' ' -f2)
+    echo "fuzz-result: $pkg $target ok in $(( $(date +%s) - start ))s, ${execs:-?} execs"
   done
 done
