@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/pierrec/lz4/v4"
 )
 
@@ -162,5 +163,42 @@ func TestExactLimit(t *testing.T) {
 	}
 	if _, err := AppendDecoded(nil, None, []byte("ab"), -1); !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("negative limit: %v", err)
+	}
+}
+
+// TestUnsizedZstdOverLimit: a zstd frame without a declared content size
+// (as zstd-jni's streams write) whose output passes the limit is
+// ErrTooLarge wherever the limit falls, block-aligned or not; a corrupt
+// block below the limit stays ErrCorrupt.
+func TestUnsizedZstdOverLimit(t *testing.T) {
+	in := logDocs(1 << 20)
+	var buf bytes.Buffer
+	w, err := zstd.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(in); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	enc := buf.Bytes()
+	if f, err := scanZstdFrame(enc, 0); err != nil || f.sized {
+		t.Fatalf("the stream's frame: sized %v, %v; want an unsized frame", f.sized, err)
+	}
+	for _, limit := range []int{1, 100 << 10, 128 << 10, 129 << 10, 200 << 10, 300000, 1<<20 - 1} {
+		if _, err := AppendDecoded(nil, Zstd, enc, limit); !errors.Is(err, ErrTooLarge) {
+			t.Errorf("limit %d: %v, want ErrTooLarge", limit, err)
+		}
+	}
+	if out, err := AppendDecoded(nil, Zstd, enc, 1<<20); err != nil || !bytes.Equal(out, in) {
+		t.Fatalf("limit = output size: %v", err)
+	}
+	// Flip a byte inside the first compressed block: corrupt, not too large.
+	bad := bytes.Clone(enc)
+	bad[40] ^= 0xff
+	if _, err := AppendDecoded(nil, Zstd, bad, 1<<20); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("corrupted first block: %v, want ErrCorrupt", err)
 	}
 }

@@ -202,6 +202,19 @@ func appendDecodedZstd(dst, src []byte, limit int) ([]byte, error) {
 		dst = reserve(dst, want, left)
 		at := len(dst)
 		out, err := dec.DecodeAll(src[off:f.end], dst[at:at:at+want])
+		if err != nil && !errors.Is(err, zstd.ErrDecoderSizeExceeded) && f.size > uint64(left) && len(out)+zstdMaxBlock > left {
+			// A block that starts within 128 KiB of the limit and fails may
+			// be valid and merely stopped by the capacity (klauspost then
+			// reports an oversized block, not the limit). Decode again with
+			// one block of slack: a valid block now fits, so a failure at
+			// or below the limit is real corruption, and output past the
+			// limit is too large.
+			dst = reserve(dst, want+zstdMaxBlock, left+zstdMaxBlock)
+			out, err = dec.DecodeAll(src[off:f.end], dst[at:at:at+want+zstdMaxBlock])
+			if len(out) > left || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+				return dst, tooLarge(Zstd, limit)
+			}
+		}
 		if err != nil {
 			if errors.Is(err, zstd.ErrDecoderSizeExceeded) && f.size > uint64(left) {
 				return dst, tooLarge(Zstd, limit)

@@ -61,10 +61,14 @@ type Config struct {
 	// larger. Default 30 s (Kafka's request.timeout.ms).
 	RequestTimeout time.Duration
 
-	// BufferMemory is the most bytes of record data that requests in flight
-	// may hold at once. A request that would exceed it waits (up to its
-	// timeout) and then fails with a retriable error, appending nothing.
-	// Default 64 MiB.
+	// BufferMemory is the most bytes that requests in flight may hold at
+	// once. Through HandleProduce or Begin a request's record bytes are
+	// charged: one that would exceed the budget waits (up to its timeout)
+	// and then fails with a retriable error, appending nothing. Under
+	// ServeConn with Handler.ConnConfig every request frame is charged
+	// from its size prefix on, before its body is read, and the connection
+	// stops reading while the budget is exhausted (back-pressure through
+	// TCP, as Kafka's queued.max.request.bytes). Default 64 MiB.
 	BufferMemory int64
 
 	// ProducerIDExpiration is how long a producer id's state is kept after

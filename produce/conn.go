@@ -21,6 +21,13 @@ import (
 // connection to close after the response (acks=0 failures).
 type Reply struct {
 	Wait func(ctx context.Context) (response []byte, closeConn bool)
+	// Recycle promises that nothing reads the request body once the
+	// dispatcher has returned (the request's bytes were copied, appended
+	// or decoded into fresh memory), so ServeConn may reuse the frame's
+	// buffer at once for a later request. DispatchProduce sets it; a
+	// dispatcher that keeps parts of the body (decoders may alias it)
+	// leaves it false.
+	Recycle bool
 }
 
 // Immediate is a Reply whose response is already built.
@@ -41,7 +48,39 @@ type ConnConfig struct {
 	// MaxFrameBytes caps one request frame (Kafka socket.request.max.bytes,
 	// default 100 MiB); a larger frame closes the connection.
 	MaxFrameBytes int
-	Logger        *slog.Logger
+	// Memory, when set, is charged with every request frame from the
+	// moment its size prefix is read until the dispatcher returns; while it
+	// is exhausted ServeConn reads nothing more, so TCP flow control pushes
+	// back on the client. This is Kafka's queued.max.request.bytes memory
+	// pool, which also holds a produce request's buffer until the request
+	// is appended, not while it waits for acks. A frame larger than
+	// Memory's limit is charged the whole limit. Handler.ConnConfig sets it
+	// to the handler's buffer memory.
+	Memory MemoryBudget
+	Logger *slog.Logger
+}
+
+// MemoryBudget is a byte budget that ServeConn charges request frames to.
+type MemoryBudget interface {
+	// Acquire reserves n bytes (n <= Limit()), waiting until they are free
+	// or ctx is done (then it returns ctx.Err() and reserves nothing).
+	Acquire(ctx context.Context, n int64) error
+	// Release returns n reserved bytes.
+	Release(n int64)
+	// Limit is the most bytes that may be reserved at once.
+	Limit() int64
+}
+
+// chargedKey is the context key under which ServeConn records the budget a
+// request's frame is charged to, so that Handler.Begin does not charge the
+// same bytes twice.
+type chargedKey struct{}
+
+// frameCharged reports whether ctx belongs to a request whose frame is
+// already charged to m.
+func frameCharged(ctx context.Context, m MemoryBudget) bool {
+	got, _ := ctx.Value(chargedKey{}).(MemoryBudget)
+	return got != nil && got == m
 }
 
 // ServeConn serves one client connection until the client closes it, a
@@ -51,6 +90,9 @@ type ConnConfig struct {
 // MaxInFlight of them may be waiting for their responses, which are
 // written in request order. When ctx is cancelled, ServeConn stops reading,
 // finishes the requests already dispatched, and closes the connection.
+//
+// The body passed to dispatch lives in a buffer that ServeConn reuses for
+// a later request when the returned Reply says Recycle.
 func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatcher) error {
 	if cfg.MaxInFlight < 1 {
 		cfg.MaxInFlight = 1
@@ -67,6 +109,10 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 	stopRead := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
 	defer stopRead()
 
+	dctx := ctx
+	if cfg.Memory != nil {
+		dctx = context.WithValue(ctx, chargedKey{}, cfg.Memory)
+	}
 	replies := make(chan Reply, cfg.MaxInFlight)
 	slots := make(chan struct{}, cfg.MaxInFlight)
 	var wg sync.WaitGroup
@@ -96,28 +142,56 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 		}
 	}()
 
-	var readErr error
-	for {
-		slots <- struct{}{}
-		frame, err := wire.ReadFrame(c, nil, cfg.MaxFrameBytes)
-		if err != nil {
-			<-slots
-			readErr = err
-			break
+	// The reader reads ahead while the previous request is dispatched, so
+	// that receiving request N+1 overlaps appending request N; a slot is
+	// taken before each frame is read, so at most MaxInFlight requests
+	// are read, dispatched or waiting for their responses.
+	rctx, stopReader := context.WithCancel(ctx)
+	defer stopReader()
+	frames := make(chan frame, cfg.MaxInFlight)
+	var readErr error // owned by the reader until frames is closed
+	go func() {       // the reader: owns reads from c
+		defer close(frames)
+		for {
+			select {
+			case slots <- struct{}{}:
+			case <-rctx.Done():
+				return
+			}
+			f, err := readFrame(rctx, c, cfg)
+			if err != nil {
+				<-slots
+				readErr = err
+				return
+			}
+			frames <- f
 		}
-		hdr, body, err := wire.ParseRequestHeader(frame)
-		if err != nil {
-			<-slots
-			readErr = err
-			break
+	}()
+
+	var dispatchErr error
+	for f := range frames {
+		var r Reply
+		hdr, body, err := wire.ParseRequestHeader(f.buf)
+		if err == nil {
+			r, err = dispatch(dctx, hdr, body)
 		}
-		r, err := dispatch(ctx, hdr, body)
+		f.done(cfg, err == nil && r.Recycle)
 		if err != nil {
 			<-slots
-			readErr = err
+			dispatchErr = err
 			break
 		}
 		replies <- r
+	}
+	if dispatchErr != nil {
+		// Stop the reader and give back what the frames it read ahead hold.
+		stopReader()
+		_ = c.SetReadDeadline(time.Unix(1, 0))
+		for f := range frames {
+			f.done(cfg, true)
+			<-slots
+		}
+		readErr = dispatchErr
 	}
 	close(replies)
 	wg.Wait()
@@ -128,6 +202,47 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 		return writeErr
 	}
 	return readErr
+}
+
+// frame is one request frame read ahead of its dispatch.
+type frame struct {
+	buf    []byte // the frame without its size prefix
+	charge int64  // bytes charged to ConnConfig.Memory
+}
+
+// readFrame reads one request frame, charging it to cfg.Memory (waiting
+// for room) between its size prefix and its body.
+func readFrame(ctx context.Context, c net.Conn, cfg ConnConfig) (frame, error) {
+	n, err := wire.ReadFrameSize(c, cfg.MaxFrameBytes)
+	if err != nil {
+		return frame{}, err
+	}
+	var charge int64
+	if cfg.Memory != nil {
+		charge = min(int64(n), cfg.Memory.Limit())
+		if err := cfg.Memory.Acquire(ctx, charge); err != nil {
+			return frame{}, err
+		}
+	}
+	buf, err := wire.ReadFrameBody(c, getFrame(n), n)
+	if err != nil {
+		if charge > 0 {
+			cfg.Memory.Release(charge)
+		}
+		return frame{}, err
+	}
+	return frame{buf: buf, charge: charge}, nil
+}
+
+// done ends the frame's memory charge once its dispatcher returned, and
+// gives its buffer back to the pool when nothing reads it any more.
+func (f frame) done(cfg ConnConfig, recycle bool) {
+	if f.charge > 0 {
+		cfg.Memory.Release(f.charge)
+	}
+	if recycle {
+		putFrame(f.buf)
+	}
 }
 
 var errClosedByServer = errors.New("produce: connection closed after a failed acks=0 request")
@@ -150,6 +265,13 @@ func (h *Handler) DispatchProduce(ctx context.Context, hdr wire.RequestHeader, b
 	if err != nil {
 		return Reply{}, err
 	}
+	// Nothing reads the records once Begin returned; drop them so that the
+	// frame can be reused (Recycle) while the reply waits for acks.
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			req.Topics[i].Partitions[j].Records = nil
+		}
+	}
 	flexible := wire.ResponseHeaderFlexible(hdr.APIKey, hdr.APIVersion)
 	return Reply{Wait: func(ctx context.Context) ([]byte, bool) {
 		resp := pd.Wait(ctx)
@@ -158,12 +280,19 @@ func (h *Handler) DispatchProduce(ctx context.Context, hdr wire.RequestHeader, b
 		}
 		out := wire.AppendResponseHeader(nil, hdr.CorrelationID, flexible)
 		return resp.AppendTo(out), false
-	}}, nil
+	}, Recycle: true}, nil
 }
 
 // ServeConn serves one connection with the handler's MaxInFlightRequests
 // (see the package-level ServeConn); dispatch handles every API key the
 // host serves, typically calling DispatchProduce for API key 0.
 func (h *Handler) ServeConn(ctx context.Context, c net.Conn, dispatch Dispatcher) error {
-	return ServeConn(ctx, c, ConnConfig{MaxInFlight: h.cfg.MaxInFlightRequests, Logger: h.logger}, dispatch)
+	return ServeConn(ctx, c, h.ConnConfig(), dispatch)
+}
+
+// ConnConfig returns the ServeConn configuration the handler's Config
+// implies: MaxInFlightRequests, and request frames charged to
+// BufferMemory before they are read.
+func (h *Handler) ConnConfig() ConnConfig {
+	return ConnConfig{MaxInFlight: h.cfg.MaxInFlightRequests, Memory: h.mem, Logger: h.logger}
 }

@@ -120,7 +120,7 @@ func TestBufferMemoryWaitTimesOutRetriably(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.BufferMemory = 1 << 20 })
 	e.topic("t", 1, nil)
 	// Hold all the memory, as requests in flight would.
-	if err := e.h.mem.acquire(context.Background(), 1<<20); err != nil {
+	if err := e.h.mem.Acquire(context.Background(), 1<<20); err != nil {
 		t.Fatal(err)
 	}
 	req := &wire.ProduceRequest{Version: 9, Acks: 1, TimeoutMs: 30, Topics: []wire.ProduceTopic{{
@@ -135,7 +135,7 @@ func TestBufferMemoryWaitTimesOutRetriably(t *testing.T) {
 	if !got.ErrorCode.Retriable() || time.Since(start) > 5*time.Second {
 		t.Fatalf("code %v retriable %v after %v", got.ErrorCode, got.ErrorCode.Retriable(), time.Since(start))
 	}
-	e.h.mem.release(1 << 20)
+	e.h.mem.Release(1 << 20)
 	if n := e.logEnd("t", 0); n != 0 {
 		t.Fatalf("%d records appended", n)
 	}

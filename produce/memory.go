@@ -23,9 +23,9 @@ type memWaiter struct {
 
 func newMemoryLimiter(limit int64) *memoryLimiter { return &memoryLimiter{limit: limit} }
 
-// acquire reserves n bytes, waiting until they are free or ctx is done.
+// Acquire reserves n bytes, waiting until they are free or ctx is done.
 // n must not exceed the limit.
-func (m *memoryLimiter) acquire(ctx context.Context, n int64) error {
+func (m *memoryLimiter) Acquire(ctx context.Context, n int64) error {
 	m.mu.Lock()
 	if len(m.waiters) == 0 && m.used+n <= m.limit {
 		m.used += n
@@ -46,7 +46,7 @@ func (m *memoryLimiter) acquire(ctx context.Context, n int64) error {
 		case <-w.ready:
 			// Granted while we were giving up: hand the bytes back.
 			m.mu.Unlock()
-			m.release(n)
+			m.Release(n)
 		default:
 			for i, x := range m.waiters {
 				if x == w {
@@ -61,8 +61,8 @@ func (m *memoryLimiter) acquire(ctx context.Context, n int64) error {
 	}
 }
 
-// release returns n bytes and wakes the waiters that now fit.
-func (m *memoryLimiter) release(n int64) {
+// Release returns n bytes and wakes the waiters that now fit.
+func (m *memoryLimiter) Release(n int64) {
 	m.mu.Lock()
 	m.used -= n
 	if m.used < 0 {
@@ -84,6 +84,9 @@ func (m *memoryLimiter) grantLocked() {
 		m.waiters = m.waiters[1:]
 	}
 }
+
+// Limit returns the most bytes that may be reserved at once.
+func (m *memoryLimiter) Limit() int64 { return m.limit }
 
 // inUse returns the bytes currently reserved.
 func (m *memoryLimiter) inUse() int64 {

@@ -10,24 +10,24 @@ import (
 func TestMemoryLimiterBlocksAndReleases(t *testing.T) {
 	m := newMemoryLimiter(100)
 	ctx := context.Background()
-	if err := m.acquire(ctx, 60); err != nil {
+	if err := m.Acquire(ctx, 60); err != nil {
 		t.Fatal(err)
 	}
 	got := make(chan error, 1)
-	go func() { got <- m.acquire(ctx, 50) }()
+	go func() { got <- m.Acquire(ctx, 50) }()
 	select {
 	case err := <-got:
 		t.Fatalf("acquire beyond the limit returned early: %v", err)
 	case <-time.After(20 * time.Millisecond):
 	}
-	m.release(60)
+	m.Release(60)
 	if err := <-got; err != nil {
 		t.Fatal(err)
 	}
 	if n := m.inUse(); n != 50 {
 		t.Fatalf("inUse = %d, want 50", n)
 	}
-	m.release(50)
+	m.Release(50)
 	if n := m.inUse(); n != 0 {
 		t.Fatalf("inUse = %d, want 0", n)
 	}
@@ -35,15 +35,15 @@ func TestMemoryLimiterBlocksAndReleases(t *testing.T) {
 
 func TestMemoryLimiterCancelReturnsNothingHeld(t *testing.T) {
 	m := newMemoryLimiter(100)
-	if err := m.acquire(context.Background(), 100); err != nil {
+	if err := m.Acquire(context.Background(), 100); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	if err := m.acquire(ctx, 1); err == nil {
+	if err := m.Acquire(ctx, 1); err == nil {
 		t.Fatal("acquire succeeded past the limit")
 	}
-	m.release(100)
+	m.Release(100)
 	if n := m.inUse(); n != 0 {
 		t.Fatalf("inUse after cancel = %d, want 0", n)
 	}
@@ -52,12 +52,12 @@ func TestMemoryLimiterCancelReturnsNothingHeld(t *testing.T) {
 func TestMemoryLimiterFIFONoStarvation(t *testing.T) {
 	m := newMemoryLimiter(100)
 	ctx := context.Background()
-	if err := m.acquire(ctx, 90); err != nil {
+	if err := m.Acquire(ctx, 90); err != nil {
 		t.Fatal(err)
 	}
 	big := make(chan struct{})
 	go func() {
-		if err := m.acquire(ctx, 80); err == nil {
+		if err := m.Acquire(ctx, 80); err == nil {
 			close(big)
 		}
 	}()
@@ -66,7 +66,7 @@ func TestMemoryLimiterFIFONoStarvation(t *testing.T) {
 	// though it would fit now.
 	small := make(chan struct{})
 	go func() {
-		if err := m.acquire(ctx, 5); err == nil {
+		if err := m.Acquire(ctx, 5); err == nil {
 			close(small)
 		}
 	}()
@@ -75,7 +75,7 @@ func TestMemoryLimiterFIFONoStarvation(t *testing.T) {
 		t.Fatal("small request overtook a waiting large one")
 	case <-time.After(20 * time.Millisecond):
 	}
-	m.release(90)
+	m.Release(90)
 	<-big
 	<-small
 	if n := m.inUse(); n != 85 {
@@ -92,14 +92,14 @@ func TestMemoryLimiterConcurrent(t *testing.T) {
 			defer wg.Done()
 			for j := 0; j < 200; j++ {
 				n := int64(1 + (i*31+j)%300)
-				if err := m.acquire(context.Background(), n); err != nil {
+				if err := m.Acquire(context.Background(), n); err != nil {
 					t.Error(err)
 					return
 				}
 				if u := m.inUse(); u > 1000 {
 					t.Errorf("inUse %d exceeds limit", u)
 				}
-				m.release(n)
+				m.Release(n)
 			}
 		}()
 	}

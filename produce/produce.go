@@ -72,19 +72,23 @@ func (h *Handler) Begin(ctx context.Context, info RequestInfo, req *wire.Produce
 
 	// Memory: the request's record bytes count against BufferMemory until
 	// the response is built. A request that cannot fit waits, bounded by
-	// its timeout, and then fails retriably with nothing appended.
+	// its timeout, and then fails retriably with nothing appended. Under
+	// ServeConn with Handler.ConnConfig the whole frame is already charged
+	// (it was, before it was read), so nothing is charged twice.
 	if total > h.cfg.BufferMemory {
 		answerAll(jobs, errcode.MessageTooLarge, fmt.Sprintf("request holds %d record bytes, more than the broker's buffer memory %d", total, h.cfg.BufferMemory))
 		return pd, nil
 	}
-	waitCtx, cancel := context.WithTimeout(ctx, h.waitBound(req))
-	err := h.mem.acquire(waitCtx, total)
-	cancel()
-	if err != nil {
-		answerAll(jobs, errcode.RequestTimedOut, "timed out waiting for broker buffer memory")
-		return pd, nil
+	if !frameCharged(ctx, h.mem) {
+		waitCtx, cancel := context.WithTimeout(ctx, h.waitBound(req))
+		err := h.mem.Acquire(waitCtx, total)
+		cancel()
+		if err != nil {
+			answerAll(jobs, errcode.RequestTimedOut, "timed out waiting for broker buffer memory")
+			return pd, nil
+		}
+		pd.held = total
 	}
-	pd.held = total
 
 	h.checkRequest(info, req, jobs)
 	var scratch []byte
@@ -93,6 +97,7 @@ func (h *Handler) Begin(ctx context.Context, info RequestInfo, req *wire.Produce
 			continue
 		}
 		scratch = h.appendJob(info, req, j, scratch)
+		j.records = nil // appended: the request's bytes are not read again
 		if !j.done && req.Acks == -1 {
 			pd.durable = append(pd.durable, j)
 		}
@@ -109,7 +114,7 @@ func (pd *Pending) Wait(ctx context.Context) *wire.ProduceResponse {
 			pd.h.awaitDurable(ctx, pd.req, pd.durable)
 		}
 		if pd.held > 0 {
-			pd.h.mem.release(pd.held)
+			pd.h.mem.Release(pd.held)
 		}
 		m := pd.h.metrics
 		for i := range pd.resp.Topics {

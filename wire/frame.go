@@ -6,8 +6,8 @@ import (
 	"io"
 )
 
-// frameGrowStep bounds how much ReadFrame allocates ahead of the bytes that
-// have actually arrived, so that a peer announcing a large frame and
+// frameGrowStep bounds how much ReadFrameBody allocates ahead of the bytes
+// that have actually arrived, so that a peer announcing a large frame and
 // sending nothing costs little memory.
 const frameGrowStep = 1 << 20
 
@@ -21,21 +21,38 @@ const frameGrowStep = 1 << 20
 // for a negative size or a size above maxSize (Kafka's
 // socket.request.max.bytes check); nothing of an oversized frame is read.
 func ReadFrame(r io.Reader, buf []byte, maxSize int) ([]byte, error) {
-	if cap(buf) < 4 {
-		buf = make([]byte, 4, 512)
+	n, err := ReadFrameSize(r, maxSize)
+	if err != nil {
+		return buf[:0], err
 	}
-	prefix := buf[:4]
-	if n, err := io.ReadFull(r, prefix); err != nil {
+	return ReadFrameBody(r, buf, n)
+}
+
+// ReadFrameSize reads a frame's 4-byte size prefix, the first half of
+// ReadFrame: a server that must reserve memory for a frame before reading
+// it (Kafka's queued.max.request.bytes memory pool) calls ReadFrameSize,
+// reserves, then calls ReadFrameBody. Errors are those of ReadFrame.
+func ReadFrameSize(r io.Reader, maxSize int) (int, error) {
+	var prefix [4]byte
+	if n, err := io.ReadFull(r, prefix[:]); err != nil {
 		if err == io.EOF && n == 0 {
-			return buf[:0], io.EOF
+			return 0, io.EOF
 		}
-		return buf[:0], fmt.Errorf("wire: read frame size: %w", err)
+		return 0, fmt.Errorf("wire: read frame size: %w", err)
 	}
-	size := int64(int32(binary.BigEndian.Uint32(prefix)))
+	size := int64(int32(binary.BigEndian.Uint32(prefix[:])))
 	if size < 0 || size > int64(maxSize) {
-		return buf[:0], &FrameSizeError{Size: size, Max: maxSize}
+		return 0, &FrameSizeError{Size: size, Max: maxSize}
 	}
-	n := int(size)
+	return int(size), nil
+}
+
+// ReadFrameBody reads the n bytes of a frame whose size prefix was read by
+// ReadFrameSize, reusing buf's backing array when it is large enough. A
+// larger frame grows the buffer as bytes arrive rather than trusting n at
+// once. r ending inside the frame is an error wrapping
+// io.ErrUnexpectedEOF.
+func ReadFrameBody(r io.Reader, buf []byte, n int) ([]byte, error) {
 	if n <= cap(buf) {
 		buf = buf[:n]
 		if _, err := io.ReadFull(r, buf); err != nil {
@@ -43,7 +60,6 @@ func ReadFrame(r io.Reader, buf []byte, maxSize int) ([]byte, error) {
 		}
 		return buf, nil
 	}
-	// Grow in steps as bytes arrive instead of trusting the prefix at once.
 	buf = buf[:0]
 	for len(buf) < n {
 		have := len(buf)

@@ -260,7 +260,8 @@ func (b *broker) close() error {
 // closed. conns counts the connection goroutines, which the caller waits
 // for.
 func (b *broker) accept(ctx context.Context, ln net.Listener, conns *sync.WaitGroup) {
-	ccfg := produce.ConnConfig{MaxInFlight: b.cfg.Handler.MaxInFlightRequests, Logger: b.logger}
+	ccfg := b.handler.ConnConfig()
+	ccfg.Logger = b.logger
 	backoff := 5 * time.Millisecond
 	for {
 		c, err := ln.Accept()
