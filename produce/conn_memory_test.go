@@ -11,30 +11,14 @@ import (
 	"github.com/chronik-go/chronik/wire"
 )
 
-// serveWith is serve with a full ConnConfig.
+// serveWith is listen, dialled: the client end of one served connection.
 func serveWith(t *testing.T, cfg ConnConfig, dispatch Dispatcher) net.Conn {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	c, err := net.Dial("tcp", listen(t, cfg, dispatch))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go ServeConn(ctx, c, cfg, dispatch)
-		}
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); cancel(); ln.Close(); <-done })
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 

@@ -16,9 +16,9 @@ import (
 	"github.com/chronik-go/chronik/wire"
 )
 
-// serve runs ServeConn for every connection accepted on a loopback
-// listener, dispatching Produce to the handler, until the test ends.
-func serve(t *testing.T, h *Handler, maxInFlight int, dispatch Dispatcher) string {
+// listen runs ServeConn with cfg for every connection accepted on a
+// loopback listener until the test ends, and returns its address.
+func listen(t *testing.T, cfg ConnConfig, dispatch Dispatcher) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -33,7 +33,7 @@ func serve(t *testing.T, h *Handler, maxInFlight int, dispatch Dispatcher) strin
 			if err != nil {
 				return
 			}
-			go ServeConn(ctx, c, ConnConfig{MaxInFlight: maxInFlight}, dispatch)
+			go ServeConn(ctx, c, cfg, dispatch)
 		}
 	}()
 	t.Cleanup(func() { cancel(); ln.Close(); <-done })
@@ -86,7 +86,7 @@ func readProduce(t *testing.T, c net.Conn) (int32, *kmsg.ProduceResponse) {
 func TestServeConnAnswersInOrder(t *testing.T) {
 	e := newEnv(t, nil)
 	e.topic("t", 1, nil)
-	addr := serve(t, e.h, 5, e.h.DispatchProduce)
+	addr := listen(t, ConnConfig{MaxInFlight: 5}, e.h.DispatchProduce)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +109,7 @@ func TestServeConnAnswersInOrder(t *testing.T) {
 func TestServeConnAcksZero(t *testing.T) {
 	e := newEnv(t, nil)
 	e.topic("t", 1, nil)
-	addr := serve(t, e.h, 5, e.h.DispatchProduce)
+	addr := listen(t, ConnConfig{MaxInFlight: 5}, e.h.DispatchProduce)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestServeConnBoundsInFlight(t *testing.T) {
 			return wire.AppendResponseHeader(nil, hdr.CorrelationID, false), false
 		}}, nil
 	}
-	addr := serve(t, nil, 3, dispatch)
+	addr := listen(t, ConnConfig{MaxInFlight: 3}, dispatch)
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
