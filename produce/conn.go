@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -48,14 +49,15 @@ type ConnConfig struct {
 	// MaxFrameBytes caps one request frame (Kafka socket.request.max.bytes,
 	// default 100 MiB); a larger frame closes the connection.
 	MaxFrameBytes int
-	// Memory, when set, is charged with every request frame from the
-	// moment its size prefix is read until the dispatcher returns; while it
-	// is exhausted ServeConn reads nothing more, so TCP flow control pushes
-	// back on the client. This is Kafka's queued.max.request.bytes memory
-	// pool, which also holds a produce request's buffer until the request
-	// is appended, not while it waits for acks. A frame larger than
-	// Memory's limit is charged the whole limit. Handler.ConnConfig sets it
-	// to the handler's buffer memory.
+	// Memory, when set, is charged with every request frame, as its bytes
+	// are read, until the dispatcher returns. Before a frame's body is read
+	// ServeConn waits for room, so while the budget is exhausted no new
+	// request is taken in and TCP flow control pushes back on the client
+	// (Kafka's queued.max.request.bytes memory pool, which also holds a
+	// produce request's buffer until the request is appended, not while it
+	// waits for acks). A frame being read is charged step by step, past the
+	// limit if need be; see frameChargeStep. Handler.ConnConfig sets it to
+	// the handler's buffer memory.
 	Memory MemoryBudget
 	Logger *slog.Logger
 }
@@ -65,6 +67,9 @@ type MemoryBudget interface {
 	// Acquire reserves n bytes (n <= Limit()), waiting until they are free
 	// or ctx is done (then it returns ctx.Err() and reserves nothing).
 	Acquire(ctx context.Context, n int64) error
+	// Take reserves n bytes at once, even past the limit: for bytes that
+	// are already arriving and must be read.
+	Take(n int64)
 	// Release returns n reserved bytes.
 	Release(n int64)
 	// Limit is the most bytes that may be reserved at once.
@@ -136,8 +141,10 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 				}
 			}
 			if closeConn {
+				// Stop the reader; the connection is closed once every
+				// response before this one is delivered (lingerClose).
 				writeErr = errClosedByServer
-				_ = c.Close()
+				_ = c.SetReadDeadline(time.Unix(1, 0))
 			}
 		}
 	}()
@@ -195,6 +202,9 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 	}
 	close(replies)
 	wg.Wait()
+	if ctx.Err() == nil && (dispatchErr != nil || errors.Is(writeErr, errClosedByServer) || isFrameError(readErr)) {
+		lingerClose(c)
+	}
 	switch {
 	case ctx.Err() != nil, errors.Is(readErr, io.EOF), errors.Is(readErr, net.ErrClosed), errors.Is(writeErr, errClosedByServer):
 		return nil
@@ -204,34 +214,92 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 	return readErr
 }
 
+// Closing a connection whose client is still sending makes the kernel
+// answer with a reset, which discards the responses the client has not
+// read yet: answers to requests that were processed. So when the server
+// decides to close, it first half-closes (the client reads every response,
+// then EOF) and discards input until the client closes too, for at most
+// lingerTime and lingerBytes, as net/http does before closing.
+const (
+	lingerTime  = time.Second
+	lingerBytes = 16 << 20
+)
+
+func lingerClose(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		if cw.CloseWrite() != nil {
+			return
+		}
+	}
+	if c.SetReadDeadline(time.Now().Add(lingerTime)) != nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(c, lingerBytes))
+}
+
+// isFrameError reports whether a read failed on a malformed frame rather
+// than on the connection.
+func isFrameError(err error) bool {
+	var fe *wire.FrameSizeError
+	return errors.As(err, &fe)
+}
+
 // frame is one request frame read ahead of its dispatch.
 type frame struct {
 	buf    []byte // the frame without its size prefix
 	charge int64  // bytes charged to ConnConfig.Memory
 }
 
-// readFrame reads one request frame, charging it to cfg.Memory (waiting
-// for room) between its size prefix and its body.
+// frameChargeStep is how much of a frame is charged, and read, at a time.
+// Only the first step of a frame waits for room in the budget; the later
+// steps are charged as their bytes arrive, even past the limit, because a
+// frame half read must finish (waiting there could deadlock connections
+// that each hold part of a frame). So a client that announces a large
+// frame and stalls holds only what it sent, plus one step.
+const frameChargeStep = 64 << 10
+
+// readFrame reads one request frame, charging it to cfg.Memory step by
+// step: it waits for room before the body's first byte is read, so that
+// while the budget is exhausted no new request is taken in.
 func readFrame(ctx context.Context, c net.Conn, cfg ConnConfig) (frame, error) {
 	n, err := wire.ReadFrameSize(c, cfg.MaxFrameBytes)
 	if err != nil {
 		return frame{}, err
 	}
-	var charge int64
-	if cfg.Memory != nil {
-		charge = min(int64(n), cfg.Memory.Limit())
-		if err := cfg.Memory.Acquire(ctx, charge); err != nil {
-			return frame{}, err
-		}
+	if n == 0 {
+		return frame{buf: []byte{}}, nil
 	}
-	buf, err := wire.ReadFrameBody(c, getFrame(n), n)
-	if err != nil {
-		if charge > 0 {
-			cfg.Memory.Release(charge)
+	f := frame{buf: getFrame(n)}
+	for have := 0; have < n; {
+		step := min(n-have, frameChargeStep)
+		if cfg.Memory != nil {
+			if have == 0 {
+				err = cfg.Memory.Acquire(ctx, int64(step))
+			} else {
+				cfg.Memory.Take(int64(step))
+			}
+			if err != nil {
+				return frame{}, err
+			}
+			f.charge += int64(step)
 		}
-		return frame{}, err
+		if cap(f.buf) < have+step {
+			// Grow as bytes arrive rather than trusting the size prefix.
+			grown := make([]byte, have, min(n, max(2*cap(f.buf), have+step, 4<<10)))
+			copy(grown, f.buf)
+			f.buf = grown
+		}
+		f.buf = f.buf[:have+step]
+		if _, err := io.ReadFull(c, f.buf[have:]); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			f.done(cfg, false)
+			return frame{}, fmt.Errorf("produce: read %d-byte frame: %w", n, err)
+		}
+		have += step
 	}
-	return frame{buf: buf, charge: charge}, nil
+	return f, nil
 }
 
 // done ends the frame's memory charge once its dispatcher returned, and

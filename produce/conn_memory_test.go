@@ -3,6 +3,7 @@ package produce
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -61,11 +62,11 @@ func TestServeConnChargesFramesBeforeReading(t *testing.T) {
 	// The reply still waits, but the charge ended with the dispatcher.
 	waitFor(t, func() bool { return mem.inUse() == 0 })
 
-	// A frame larger than the budget is charged the whole budget and read.
+	// A frame larger than the budget is read, charged past the limit.
 	sendProduce(t, c, 2, 1, "t", make([]byte, 1<<20+100))
 	waitFor(t, func() bool { return dispatched.Load() == 2 })
-	if got := chargedInDispatch.Load(); got != 1<<20 {
-		t.Fatalf("oversized frame charged %d, want the whole limit %d", got, 1<<20)
+	if got := chargedInDispatch.Load(); got <= 1<<20+100 || got > 1<<20+200 {
+		t.Fatalf("oversized frame charged %d, want its size (~1 MiB + 150)", got)
 	}
 	close(hold)
 	for i := int32(1); i <= 2; i++ {
@@ -81,6 +82,44 @@ func TestServeConnChargesFramesBeforeReading(t *testing.T) {
 	if n := mem.inUse(); n != 0 {
 		t.Fatalf("%d bytes still charged after every request finished", n)
 	}
+}
+
+// TestServeConnStalledFrameHoldsLittle: a client that announces a large
+// frame and stalls holds one charge step, not the announced size, so other
+// connections keep producing.
+func TestServeConnStalledFrameHoldsLittle(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.BufferMemory = 1 << 20 })
+	e.topic("t", 1, nil)
+	addr := listen(t, e.h.ConnConfig(), e.h.DispatchProduce)
+	var stalled []net.Conn
+	for range 4 {
+		s, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		// 50 MiB announced, 10 bytes sent.
+		if _, err := s.Write(append(binary.BigEndian.AppendUint32(nil, 50<<20), make([]byte, 10)...)); err != nil {
+			t.Fatal(err)
+		}
+		stalled = append(stalled, s)
+	}
+	waitFor(t, func() bool { return e.h.BufferMemoryInUse() == 4*frameChargeStep })
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range int32(20) {
+		sendProduce(t, c, i, 1, "t", newSpec(3).build(t))
+		if corr, resp := readProduce(t, c); corr != i || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("request %d beside stalled frames: correlation %d, %+v", i, corr, resp.Topics[0].Partitions[0])
+		}
+	}
+	for _, s := range stalled {
+		s.Close()
+	}
+	waitFor(t, func() bool { return e.h.BufferMemoryInUse() == 0 })
 }
 
 // TestHandlerConnConfigChargesOnce: through Handler.ConnConfig a request
@@ -172,10 +211,10 @@ func TestFramePoolClasses(t *testing.T) {
 	if b := getFrame(100); b != nil {
 		t.Fatalf("a 100-byte frame got a pooled buffer of cap %d", cap(b))
 	}
-	if b := getFrame(32 << 20); b != nil {
-		t.Fatalf("a 32 MiB frame got a pooled buffer of cap %d", cap(b))
+	if b := getFrame(1<<20 + 1); b != nil {
+		t.Fatalf("a frame over 1 MiB got a pooled buffer of cap %d", cap(b))
 	}
-	for _, n := range []int{512, 513, 4096, 1<<20 - 1, 1 << 20, 1<<20 + 1, 16 << 20} {
+	for _, n := range []int{512, 513, 4096, 1<<20 - 1, 1 << 20} {
 		b := getFrame(n)
 		if len(b) != 0 || cap(b) < n || cap(b) >= 2*n {
 			t.Fatalf("getFrame(%d): len %d cap %d", n, len(b), cap(b))
@@ -184,7 +223,7 @@ func TestFramePoolClasses(t *testing.T) {
 	}
 	// A buffer of odd capacity serves the largest class below it.
 	putFrame(make([]byte, 10, 3000))
-	putFrame(make([]byte, 0, 40<<20)) // too large to keep: dropped
+	putFrame(make([]byte, 0, 4<<20)) // too large to keep: dropped
 	for range 3 {
 		if b := getFrame(2048); cap(b) < 2048 {
 			t.Fatalf("getFrame(2048) has cap %d", cap(b))

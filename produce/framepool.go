@@ -12,7 +12,7 @@ import (
 // when they go unused.
 const (
 	minFrameClass = 9  // 512 B: smaller frames are cheap to allocate
-	maxFrameClass = 24 // 16 MiB: larger frames are rare and not kept
+	maxFrameClass = 20 // 1 MiB: larger frames grow as their bytes arrive
 )
 
 var framePools [maxFrameClass + 1]sync.Pool // index: log2 of the capacity

@@ -61,6 +61,15 @@ func (m *memoryLimiter) Acquire(ctx context.Context, n int64) error {
 	}
 }
 
+// Take reserves n bytes without waiting, even past the limit; waiters are
+// served again once usage is back below it.
+func (m *memoryLimiter) Take(n int64) {
+	m.mu.Lock()
+	m.used += n
+	m.peak = max(m.peak, m.used)
+	m.mu.Unlock()
+}
+
 // Release returns n bytes and wakes the waiters that now fit.
 func (m *memoryLimiter) Release(n int64) {
 	m.mu.Lock()

@@ -19,8 +19,7 @@
 // Each test has a short default run that fits in the package's test suite
 // and a long run selected by flags (-long, -iterations, -duration, -inputs,
 // -seed); RELIABILITY.md at the repository root lists them with the figures
-// of a long run and the defects found, whose checks -strict-close and
-// -overload.strict turn on. The non-test files hold the pieces the tests
+// of a long run and the defects found, each now checked by default. The non-test files hold the pieces the tests
 // share: the broker process (start, kill, stop, resident memory) and the
 // scan of a stopped broker's segment files.
 package reliability

@@ -32,7 +32,6 @@ var (
 	flagKeep            = flag.Bool("keep", false, "keep data directories and broker logs (their paths are logged)")
 	flagOverloadClients = flag.Int("overload-clients", 8, "overload: producer clients (connections) of the load generator")
 	flagOverloadStrict  = flag.Bool("overload.strict", false, "fail TestOverload when the broker's RSS exceeds buffer memory + 128 MiB (a known defect, see RELIABILITY.md)")
-	flagStrictClose     = flag.Bool("strict-close", false, "network fuzz and TestResponsesBeforeMalformedFrame: fail when a connection the broker closes loses the responses to requests sent before the malformed one (a known defect, see RELIABILITY.md)")
 	flagReplay          = flag.Int("replay", -1, "network fuzz: send only input number N of -seed, -inputs times")
 )
 
