@@ -21,6 +21,8 @@ const (
 	ConfigSegmentMs            = "segment.ms"
 	ConfigRetentionMs          = "retention.ms"
 	ConfigRetentionBytes       = "retention.bytes"
+	ConfigLocalRetentionMs     = "local.retention.ms"
+	ConfigLocalRetentionBytes  = "local.retention.bytes"
 	ConfigCleanupPolicy        = "cleanup.policy"
 	ConfigSearchEnabled        = "search.enabled"
 	ConfigSearchFields         = "search.fields"
@@ -57,6 +59,7 @@ const (
 	DefaultSegmentMs       = 7 * 86400000 // 7 days
 	DefaultRetentionMs     = 7 * 86400000 // 7 days
 	DefaultRetentionBytes  = -1           // no size limit
+	DefaultLocalRetention  = -2           // local.retention.ms/bytes: as retention.ms/bytes
 	minSegmentBytes        = 14           // LegacyRecord.RECORD_OVERHEAD_V0, Kafka 3.x's lower bound
 )
 
@@ -72,6 +75,8 @@ type TopicConfig struct {
 	SegmentMs            int64  // segment.ms, >= 1
 	RetentionMs          int64  // retention.ms, >= -1 (-1 = keep forever)
 	RetentionBytes       int64  // retention.bytes, any value (negative = no limit)
+	LocalRetentionMs     int64  // local.retention.ms, >= -2 (-2 = as retention.ms, -1 = keep forever): archived segments' local copies (KIP-405)
+	LocalRetentionBytes  int64  // local.retention.bytes, >= -2 (-2 = as retention.bytes, -1 = no limit)
 	CleanupPolicy        string // cleanup.policy: "delete", "compact" or "compact,delete"
 	SearchEnabled        *bool  // search.enabled; nil leaves the choice to the handler's default
 	SearchFields         []string
@@ -92,6 +97,8 @@ func DefaultTopicConfig() TopicConfig {
 		SegmentMs:            DefaultSegmentMs,
 		RetentionMs:          DefaultRetentionMs,
 		RetentionBytes:       DefaultRetentionBytes,
+		LocalRetentionMs:     DefaultLocalRetention,
+		LocalRetentionBytes:  DefaultLocalRetention,
 		CleanupPolicy:        CleanupDelete,
 	}
 }
@@ -260,6 +267,11 @@ var configKeys = []configKey{
 	// Kafka puts no bound on retention.bytes: any negative value means no limit.
 	{ConfigRetentionBytes, longAtLeast(math.MinInt64, func(c *TopicConfig) *int64 { return &c.RetentionBytes }),
 		formatLong(func(c *TopicConfig) int64 { return c.RetentionBytes })},
+	// Kafka's LogConfig: local.retention.ms and .bytes are LONGs at least -2.
+	{ConfigLocalRetentionMs, longAtLeast(-2, func(c *TopicConfig) *int64 { return &c.LocalRetentionMs }),
+		formatLong(func(c *TopicConfig) int64 { return c.LocalRetentionMs })},
+	{ConfigLocalRetentionBytes, longAtLeast(-2, func(c *TopicConfig) *int64 { return &c.LocalRetentionBytes }),
+		formatLong(func(c *TopicConfig) int64 { return c.LocalRetentionBytes })},
 	{ConfigCleanupPolicy,
 		func(c *TopicConfig, v string) string {
 			var compact, del bool

@@ -25,6 +25,8 @@ func TestDefaultTopicConfig(t *testing.T) {
 		"segment.ms":                      "604800000",
 		"retention.ms":                    "604800000",
 		"retention.bytes":                 "-1",
+		"local.retention.ms":              "-2",
+		"local.retention.bytes":           "-2",
 		"cleanup.policy":                  "delete",
 		"search.enabled":                  "",
 		"search.fields":                   "",
@@ -78,6 +80,10 @@ func TestParseTopicConfigKeys(t *testing.T) {
 		{"retention.bytes", "-1", "", func(c metadata.TopicConfig) bool { return c.RetentionBytes == -1 }},
 		{"retention.bytes", "-42", "", func(c metadata.TopicConfig) bool { return c.RetentionBytes == -42 }},
 		{"retention.bytes", "1099511627776", "", func(c metadata.TopicConfig) bool { return c.RetentionBytes == 1<<40 }},
+		{"local.retention.ms", "-2", "", func(c metadata.TopicConfig) bool { return c.LocalRetentionMs == -2 }},
+		{"local.retention.ms", "0", "", func(c metadata.TopicConfig) bool { return c.LocalRetentionMs == 0 }},
+		{"local.retention.bytes", "-1", "", func(c metadata.TopicConfig) bool { return c.LocalRetentionBytes == -1 }},
+		{"local.retention.bytes", "1048576", "", func(c metadata.TopicConfig) bool { return c.LocalRetentionBytes == 1<<20 }},
 		{"cleanup.policy", "delete", "", func(c metadata.TopicConfig) bool { return c.CleanupPolicy == "delete" && !c.Compacted() }},
 		{"cleanup.policy", "compact", "", func(c metadata.TopicConfig) bool { return c.CleanupPolicy == "compact" && c.Compacted() }},
 		{"cleanup.policy", "delete, compact", "compact,delete", func(c metadata.TopicConfig) bool { return c.Compacted() }},
@@ -132,6 +138,7 @@ func TestParseTopicConfigAllKeysAtOnce(t *testing.T) {
 		"message.timestamp.before.max.ms": "1000", "message.timestamp.after.max.ms": "2000",
 		"max.message.bytes": "500", "min.insync.replicas": "3", "segment.bytes": "1048576",
 		"segment.ms": "60000", "retention.ms": "120000", "retention.bytes": "1000000",
+		"local.retention.ms": "60000", "local.retention.bytes": "4096",
 		"cleanup.policy": "compact", "search.enabled": "true", "search.fields": "a,b",
 	}
 	c, err := metadata.ParseTopicConfig(m)
@@ -141,7 +148,8 @@ func TestParseTopicConfigAllKeysAtOnce(t *testing.T) {
 	want := metadata.TopicConfig{
 		CompressionType: "lz4", TimestampType: "LogAppendTime", TimestampBeforeMaxMs: 1000, TimestampAfterMaxMs: 2000,
 		MaxMessageBytes: 500, MinInsyncReplicas: 3, SegmentBytes: 1048576, SegmentMs: 60000, RetentionMs: 120000,
-		RetentionBytes: 1000000, CleanupPolicy: "compact", SearchEnabled: ptr(true), SearchFields: []string{"a", "b"},
+		RetentionBytes: 1000000, LocalRetentionMs: 60000, LocalRetentionBytes: 4096,
+		CleanupPolicy: "compact", SearchEnabled: ptr(true), SearchFields: []string{"a", "b"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("parsed %+v, want %+v", c, want)
@@ -172,6 +180,8 @@ func TestParseTopicConfigRejects(t *testing.T) {
 		{"retention.ms", "-2"},
 		{"retention.ms", "1.5"},
 		{"retention.bytes", "lots"},
+		{"local.retention.ms", "-3"},
+		{"local.retention.bytes", "-3"},
 		{"retention.bytes", "0x10"},
 		{"cleanup.policy", ""},
 		{"cleanup.policy", "Delete"},

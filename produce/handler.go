@@ -237,6 +237,23 @@ func (h *Handler) partition(t *metadata.Topic, index int32) (*partition, error) 
 	if t.Config.RetentionMs > 0 {
 		opts.RetentionAge = time.Duration(t.Config.RetentionMs) * time.Millisecond
 	}
+	// local.retention.*: -2 keeps the segment default (as retention.*),
+	// -1 is no limit; Kafka's 0 (delete once archived) is the smallest
+	// positive limit here, since 0 means "as retention" to segment.Options.
+	switch ms := t.Config.LocalRetentionMs; {
+	case ms == -1:
+		opts.LocalRetentionAge = -1
+	case ms == 0:
+		opts.LocalRetentionAge = time.Nanosecond
+	case ms > 0:
+		opts.LocalRetentionAge = time.Duration(ms) * time.Millisecond
+	}
+	switch n := t.Config.LocalRetentionBytes; {
+	case n == -1:
+		opts.LocalRetentionBytes = -1
+	case n >= 0:
+		opts.LocalRetentionBytes = max(n, 1)
+	}
 	if h.newArchiver != nil {
 		a, err := h.newArchiver(t.Name, index)
 		if err != nil {
