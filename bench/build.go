@@ -167,9 +167,14 @@ func lastLines(out []byte, n int) string {
 }
 
 // profileTop writes `go tool pprof -top` of a profile next to it and
-// returns its first lines.
+// returns its first lines. bin is the profiled binary; "" for a profile
+// of this process, whose symbols the profile carries.
 func profileTop(ctx context.Context, bin, profile string, lines int, extra ...string) (string, error) {
-	args := append(append([]string{"tool", "pprof", "-top", "-nodecount=30"}, extra...), bin, profile)
+	args := append([]string{"tool", "pprof", "-top", "-nodecount=30"}, extra...)
+	if bin != "" {
+		args = append(args, bin)
+	}
+	args = append(args, profile)
 	cmd := exec.CommandContext(ctx, "go", args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {

@@ -24,14 +24,16 @@ func writeCharts(r *report, dir string) (map[string][]string, error) {
 	out := map[string][]string{}
 	for i := range r.Results {
 		res := &r.Results[i]
-		if res.Skipped != "" || len(res.Runs) == 0 {
+		if res.Skipped != "" || (len(res.Runs) == 0 && len(res.Index) == 0 && len(res.Fresh) == 0 && res.Query == nil) {
 			continue
 		}
 		var files []string
 		var err error
 		switch res.W.Kind {
-		case kindSideBySide:
+		case kindSideBySide, kindIndexOnOff:
 			files, err = sideBySideCharts(res, dir)
+		case kindIndexRate, kindFreshness, kindQuery:
+			files, err = searchCharts(res, dir)
 		case kindOverload:
 			files, err = overloadChart(res, dir)
 		}
@@ -46,8 +48,12 @@ func writeCharts(r *report, dir string) (map[string][]string, error) {
 // sideBySideCharts draws the throughput and latency charts of one workload.
 func sideBySideCharts(res *workloadResult, dir string) ([]string, error) {
 	w := res.W
+	a, bSide, _, _ := pairOf(w)
 	names := []string{"chronik", w.Peer.String()}
-	sides := []side{ours, peer}
+	if w.Kind == kindIndexOnOff {
+		names = []string{"chronik, " + string(indexOn), "chronik, " + string(indexOff)}
+	}
+	sides := []side{a, bSide}
 
 	tp := plot.New()
 	tp.Title.Text = fmt.Sprintf("%s throughput: %s", w.ID, w.Title)

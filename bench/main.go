@@ -6,9 +6,11 @@
 // It is its own module so that its dependencies (kfake, gonum/plot) stay
 // out of the library's go.mod. Run it from this directory:
 //
-//	cd bench && go run .            # full run, 3 runs per side, about 10-12 minutes
-//	cd bench && go run . -quick     # smoke run, 1 run per side, 1-2 minutes
+//	cd bench && go run .            # full run, 3 runs per side
+//	cd bench && go run . -quick     # smoke run, 1 run per side, small budgets
 //	go -C bench run . -workloads P1,P3 -runs 5
+//	go -C bench run . -only P6,P7 -runs 1
+//	go -C bench run . -only P8 -p8-index /var/tmp/p8   # keeps the 1M-document index
 //
 // For every workload (performance targets P1-P9) the tool builds the
 // example broker once, then per run starts it as a child process with a
@@ -21,6 +23,17 @@
 // The machine's physical limits (sequential write with an fsync every
 // MiB, page-cache writes, loopback TCP) are measured in the same run, so
 // every figure is also a ratio to the limit.
+//
+// The search workloads differ: P6-index indexes the same 1 KiB JSON
+// documents with the index package's Bluge indexer and with bluge's
+// default Writer.Batch in this process, alternately, and reconciles both
+// indexes with term queries; P6-produce runs our broker with indexing on
+// and off alternately and, with it on, waits for the index to hold every
+// produced record; P7 offers half the indexing capacity and measures how
+// long after its acknowledgement a record is found through the broker's
+// search API; P8 builds a 1M-document index in this process and times term
+// queries whose hit counts the generator knows. Every other workload runs
+// our broker with search indexing off.
 package main
 
 import (
@@ -50,6 +63,7 @@ type options struct {
 	profileDir  string // CPU profiles of our broker; "" = none
 	inprocess   bool
 	overloadFor time.Duration
+	searchIndex string // directory keeping P8's index across invocations; "" = built per run
 }
 
 func main() {
@@ -73,6 +87,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 		fs.PrintDefaults()
 	}
 	only := fs.String("workloads", "", "comma-separated workload ids (P1-1p, P2, ...) or targets (P1, P5); empty runs all")
+	onlyAlias := fs.String("only", "", "same as -workloads")
 	fs.IntVar(&o.runs, "runs", 0, "runs per broker and workload (default 3, 1 with -quick)")
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: small budgets, 1 run per side, no in-process benchmarks")
 	fs.StringVar(&o.out, "out", "", "`file` whose generated section is replaced (default <repo>/BENCHMARKS.md; \"none\" disables)")
@@ -83,6 +98,7 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	fs.StringVar(&o.profileDir, "profile", "", "write CPU and heap profiles of our broker's produce phase (first run of each workload) and their pprof -top into `directory`")
 	inproc := fs.Bool("inprocess", true, "also run the produce package's in-process benchmarks (P5) in the same run")
 	fs.DurationVar(&o.overloadFor, "overload-duration", 15*time.Second, "how long P9 offers twice the measured capacity")
+	fs.StringVar(&o.searchIndex, "p8-index", "", "`directory` that keeps P8's 1M-document index across invocations (built there once; default: built in every invocation)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -101,6 +117,12 @@ func parseOptions(args []string, out io.Writer) (options, error) {
 	o.inprocess = *inproc
 	if o.quick && !flagSet(fs, "inprocess") {
 		o.inprocess = false
+	}
+	if *only != "" && *onlyAlias != "" {
+		return o, fmt.Errorf("-workloads and -only: give one of them")
+	}
+	if *onlyAlias != "" {
+		only = onlyAlias
 	}
 	if *only != "" {
 		for _, s := range strings.Split(*only, ",") {
@@ -198,13 +220,13 @@ func execute(ctx context.Context, o options, logOut io.Writer) (*report, error) 
 	b.logf("machine: %d CPUs (GOMAXPROCS %d), %s, kernel %s, %s; load average %s",
 		rep.Machine.NumCPU, rep.Machine.GOMAXPROCS, rep.Machine.CPU, rep.Machine.Kernel, rep.Machine.Go, rep.Machine.LoadStart)
 
-	needBroker := slices.ContainsFunc(ws, func(w workload) bool { return w.Kind == kindSideBySide || w.Kind == kindOverload })
-	if needBroker {
-		if o.profileDir != "" {
-			if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
-				return nil, err
-			}
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return nil, err
 		}
+	}
+	needBroker := slices.ContainsFunc(ws, func(w workload) bool { return w.Kind.usesBroker() })
+	if needBroker {
 		b.bin = o.broker
 		if b.bin == "" || o.profileDir != "" {
 			b.logf("building the example broker")
@@ -250,10 +272,39 @@ func execute(ctx context.Context, o options, logOut io.Writer) (*report, error) 
 			for _, ip := range res.InProc {
 				b.logf("%s: %s median %.0f MB/s", w.ID, ip.Name, median(ip.MBPerSec))
 			}
-		case kindLater:
-			res = workloadResult{W: w, Skipped: "not measured yet (indexing and search are not built)"}
+		case kindIndexOnOff:
+			res = b.runSideBySide(ctx, w)
+			var rates []float64
+			for _, r := range res.of(indexOn) {
+				if r.Err == nil {
+					rates = append(rates, r.IndexRate)
+				}
+			}
+			b.brokerIndexRate = median(rates)
+		case kindIndexRate:
+			res = b.runIndexRate(ctx, w)
+		case kindFreshness:
+			res = b.runFreshness(ctx, w)
+		case kindQuery:
+			res = b.runQuery(ctx, w)
 		}
-		if b.profile && (w.Kind == kindSideBySide || w.Kind == kindOverload) {
+		if o.profileDir != "" && (w.Kind == kindIndexRate || w.Kind == kindQuery) {
+			p := filepath.Join(o.profileDir, w.ID+".pprof")
+			if top, err := profileTop(ctx, "", p, 22); err == nil {
+				b.logf("%s: hottest functions of this process:\n%s", w.ID, top)
+			} else {
+				b.logf("%s: %v", w.ID, err)
+			}
+		}
+		if b.profile && w.Kind == kindIndexOnOff {
+			p := catchUpProfile(filepath.Join(o.profileDir, w.ID+".pprof"))
+			if top, err := profileTop(ctx, b.bin, p, 22); err == nil {
+				b.logf("%s: hottest functions of our broker while the index caught up:\n%s", w.ID, top)
+			} else {
+				b.logf("%s: %v", w.ID, err)
+			}
+		}
+		if b.profile && w.Kind.usesBroker() {
 			p := filepath.Join(o.profileDir, w.ID+".pprof")
 			if top, err := profileTop(ctx, b.bin, p, 22); err == nil {
 				b.logf("%s: hottest functions of our broker:\n%s", w.ID, top)

@@ -26,7 +26,21 @@ type spec struct {
 	MaxDuration time.Duration // ...or after this long, whichever comes first
 	Rate        float64       // records/s offered by all clients together; 0 = as fast as accepted
 	BufferBytes int64         // kgo MaxBufferedBytes per client
+	Values      valueKind     // what the values hold
+	// OnAck, when set, is called with every acknowledged record (from the
+	// client's promise, one call at a time per client): where it was
+	// written, its number and when the acknowledgement arrived.
+	OnAck func(p int32, offset int64, n uint64, at time.Time)
 }
+
+// valueKind is what generated record values hold.
+type valueKind int
+
+const (
+	valuesLogText    valueKind = iota // windows of log-like JSON text (not valid JSON)
+	valuesJSON                        // valid 1 KiB JSON log documents from a pool, cycled
+	valuesJSONUnique                  // the same, each with the record number as its "id"
+)
 
 // clientOpts are the kgo settings of one producer client for s.
 func clientOpts(addr, topic string, s spec) []kgo.Opt {
@@ -138,6 +152,9 @@ func produce(ctx context.Context, addr, topic string, s spec, gen recordGen) (*p
 			}
 			n, _ := keyNumber(r.Key)
 			st.ledger.add(r.Partition, r.Offset, n)
+			if s.OnAck != nil {
+				s.OnAck(r.Partition, r.Offset, n, now)
+			}
 			st.lat.record(now.Sub(r.Timestamp))
 			st.bytes += int64(len(r.Key) + len(r.Value))
 			st.last = now

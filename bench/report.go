@@ -263,7 +263,11 @@ func (r *report) summaryRow(b *strings.Builder, res *workloadResult) {
 			"-", fmt.Sprintf("peak RSS <= %.0f MiB, no record lost", limit), ver, "-")
 		return
 	}
-	o, p := statsOf(res.of(ours)), statsOf(res.of(peer))
+	if r.searchSummaryRow(b, res) {
+		return
+	}
+	a, bSide, _, bName := pairOf(w)
+	o, p := statsOf(res.of(a)), statsOf(res.of(bSide))
 	ratio := 0.0
 	if len(o.MB) > 0 && len(p.MB) > 0 {
 		ratio = median(o.MB) / median(p.MB)
@@ -300,7 +304,7 @@ func (r *report) summaryRow(b *strings.Builder, res *workloadResult) {
 	}
 	row(w.Target, w.Title,
 		fmt.Sprintf("%s MB/s, %s rec/s", medSpan(o.MB, "%.0f"), countSpan(o.Rec)),
-		fmt.Sprintf("%s MB/s, %s rec/s (%s)", medSpan(p.MB, "%.0f"), countSpan(p.Rec), w.Peer),
+		fmt.Sprintf("%s MB/s, %s rec/s (%s)", medSpan(p.MB, "%.0f"), countSpan(p.Rec), bName),
 		ratioCell, w.Goal, ver, limCell)
 }
 
@@ -315,6 +319,10 @@ func (r *report) section(b *strings.Builder, res *workloadResult, out, chartDir 
 	b.WriteString("\n\n")
 	if res.Skipped != "" {
 		fmt.Fprintf(b, "%s.\n\n", upperFirst(res.Skipped))
+		return
+	}
+	if r.searchSection(b, res) {
+		r.chartLinks(b, res, out)
 		return
 	}
 	if w.Kind == kindInProcess {
@@ -360,24 +368,36 @@ func (r *report) section(b *strings.Builder, res *workloadResult, out, chartDir 
 		b.WriteString("\n")
 	} else {
 		b.WriteString("| broker | records/s | MB/s | p50 ms | p99 ms | peak RSS MiB | runs ok | records reconciled |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
-		for _, sd := range []side{ours, peer} {
+		a, bSide, aName, bName := pairOf(w)
+		for _, sd := range []side{a, bSide} {
 			s := statsOf(res.of(sd))
-			name := "chronik (example broker)"
+			name := aName
 			rss := medSpan(s.RSS, "%.0f")
+			if sd == bSide {
+				name = bName
+			}
 			if sd == peer {
-				name, rss = w.Peer.String(), "in process"
+				rss = "in process"
 			}
 			fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %d of %d | %d |\n", name, countSpan(s.Rec), medSpan(s.MB, "%.0f"),
 				medSpan(s.P50, "%.1f"), medSpan(s.P99, "%.1f"), rss, s.N, s.N+s.Failed, s.Records)
 		}
 		b.WriteString("\n")
 	}
+	if w.Kind == kindIndexOnOff {
+		r.indexOnOffNotes(b, res)
+	}
 	for _, x := range res.Runs {
 		if x.Err != nil {
 			fmt.Fprintf(b, "- **FAILED** run %d on %s: %s\n", x.Run, x.Side, strings.ReplaceAll(firstLine(x.Err.Error()), "|", "/"))
 		}
 	}
-	if charts := r.Charts[w.ID]; len(charts) > 0 {
+	r.chartLinks(b, res, out)
+}
+
+// chartLinks writes the links to a workload's charts and ends its section.
+func (r *report) chartLinks(b *strings.Builder, res *workloadResult, out string) {
+	if charts := r.Charts[res.W.ID]; len(charts) > 0 {
 		var links []string
 		for _, c := range charts {
 			rel, err := filepath.Rel(filepath.Dir(out), c)
@@ -389,6 +409,16 @@ func (r *report) section(b *strings.Builder, res *workloadResult, out, chartDir 
 		b.WriteString(strings.Join(links, " ") + "\n")
 	}
 	b.WriteString("\n")
+}
+
+// pairOf returns the two sides a side-by-side workload compares and their
+// names in the report: our broker and kfake, or (P6-produce) our broker
+// with indexing on and off.
+func pairOf(w workload) (a, b side, aName, bName string) {
+	if w.Kind == kindIndexOnOff {
+		return indexOn, indexOff, "chronik, indexing on", "chronik, indexing off"
+	}
+	return ours, peer, "chronik (example broker)", w.Peer.String()
 }
 
 func upperFirst(s string) string {

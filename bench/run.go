@@ -21,7 +21,13 @@ type side string
 const (
 	ours side = "chronik"
 	peer side = "kfake"
+	// P6-produce compares our broker with itself: indexing on and off.
+	indexOn  side = "indexing on"
+	indexOff side = "indexing off"
 )
+
+// isChronik reports whether runs of s use our broker.
+func (s side) isChronik() bool { return s == ours || s == indexOn || s == indexOff }
 
 // runResult is one run of one workload against one broker.
 type runResult struct {
@@ -36,6 +42,10 @@ type runResult struct {
 	P50, P99      time.Duration
 	PeakRSS       int64 // VmHWM of the broker process; 0 in process
 	Reconciled    int64 // records read back and matched
+
+	// Indexing-on runs only (P6-produce).
+	IndexCatchUp time.Duration // last acknowledgement to docs.count = records produced
+	IndexRate    float64       // records / (produce time + catch-up): the broker's indexing rate when backlogged
 
 	// Overload runs only.
 	CapacityPerSec float64     // records/s accepted unpaced before the overload
@@ -61,7 +71,12 @@ type workloadResult struct {
 	W       workload
 	Runs    []runResult
 	InProc  []inprocResult
-	Skipped string // why nothing was measured
+	Index   []indexRun   // P6 (a): indexing rate, ours and bluge's default
+	Fresh   []freshRun   // P7: ack-to-searchable samples per run
+	Query   *queryResult // P8: term query latency
+	Skipped string       // why nothing was measured
+
+	FreshBasis string // P7: the offered load and the capacity it is half of
 }
 
 // of returns the runs of one side.
@@ -82,7 +97,7 @@ func (r *workloadResult) failed() bool {
 			return true
 		}
 	}
-	return false
+	return indexRateFailed(r.Index) || freshFailed(r.Fresh) || queryFailed(r.Query)
 }
 
 // bench is one invocation of the tool.
@@ -93,6 +108,35 @@ type bench struct {
 	pool    payloadPool
 	logOut  io.Writer
 	profile bool // the binary has the profiling hook and profiles are wanted
+
+	// indexCapacity is our indexer's median rate (docs/s) of 1 KiB JSON
+	// documents measured by P6 in this run; 0 until measured. P7 offers
+	// a fraction of it.
+	indexCapacity float64
+	// brokerIndexRate is the broker's median indexing rate (docs/s) over
+	// P6's produce phase and the catch-up after it, with indexing on; 0
+	// until measured.
+	brokerIndexRate float64
+	// jsonDocs is the pool of JSON values of P6-produce and P7, built on
+	// first use.
+	jsonDocs *logDocPool
+}
+
+// jsonPoolDocs is how many distinct JSON documents P6-produce and P7
+// cycle through: more than one Index batch of the pipeline (2048), so
+// every batch indexes distinct documents.
+const jsonPoolDocs = 8192
+
+// gen returns the record generator of a spec.
+func (b *bench) gen(sp spec) recordGen {
+	g := recordGen{pool: b.pool, valueSize: sp.ValueSize}
+	if sp.Values != valuesLogText {
+		if b.jsonDocs == nil {
+			b.jsonDocs = newLogDocPool(jsonPoolDocs, 7)
+		}
+		g.docs, g.unique = b.jsonDocs, sp.Values == valuesJSONUnique
+	}
+	return g
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -112,10 +156,14 @@ func (b *bench) spec(w workload) spec {
 // load falls on both.
 func (b *bench) runSideBySide(ctx context.Context, w workload) workloadResult {
 	res := workloadResult{W: w}
+	first, second := ours, peer
+	if w.Kind == kindIndexOnOff {
+		first, second = indexOn, indexOff
+	}
 	for i := range b.opts.runs {
-		order := []side{ours, peer}
+		order := []side{first, second}
 		if i%2 == 1 {
-			order = []side{peer, ours}
+			order = []side{second, first}
 		}
 		for _, s := range order {
 			if ctx.Err() != nil {
@@ -140,11 +188,11 @@ func (b *bench) runOnce(ctx context.Context, w workload, s side, run int) (r run
 	sp := b.spec(w)
 	var t target
 	var profilePath string
-	if s == ours {
-		if b.profile && run == 0 {
+	if s.isChronik() {
+		if b.profile && run == 0 && s != indexOff {
 			profilePath = filepath.Join(b.opts.profileDir, w.ID+".pprof")
 		}
-		ct, err := startChronik(ctx, b.bin, b.base, w.Broker, profilePath)
+		ct, err := startChronik(ctx, b.bin, b.base, s == indexOn, w.Broker, profilePath)
 		if err != nil {
 			r.Err = err
 			return r
@@ -169,7 +217,7 @@ func (b *bench) runOnce(ctx context.Context, w workload, s side, run int) (r run
 		r.Err = err
 		return r
 	}
-	gen := recordGen{pool: b.pool, valueSize: sp.ValueSize}
+	gen := b.gen(sp)
 	if profilePath != "" {
 		t.(*chronikTarget).startProfile()
 	}
@@ -193,6 +241,48 @@ func (b *bench) runOnce(ctx context.Context, w workload, s side, run int) (r run
 	if pid := t.PID(); pid != 0 {
 		r.PeakRSS, _ = procStatus(pid, "VmHWM")
 	}
+	if s == indexOn {
+		ct := t.(*chronikTarget)
+		var produceProfile string
+		if profilePath != "" {
+			// Keep the produce phase's profile aside while the catch-up is
+			// profiled into the same file, then put both in place.
+			// (The hook writes a heap profile beside each CPU profile.)
+			produceProfile = profilePath + ".produce"
+			if err := os.Rename(profilePath, produceProfile); err == nil {
+				os.Rename(profilePath+".heap", produceProfile+".heap")
+				ct.startProfile()
+			} else {
+				produceProfile = ""
+			}
+		}
+		caught, err := waitIndexed(ctx, ct.httpAddr, topic, r.Records, indexStall)
+		if produceProfile != "" {
+			if perr := ct.stopProfile(); perr != nil {
+				b.logf("%s: profile of the index catch-up: %v", w.ID, perr)
+			} else {
+				cu := catchUpProfile(profilePath)
+				os.Rename(profilePath+".heap", cu+".heap")
+				if perr := os.Rename(profilePath, cu); perr != nil {
+					b.logf("%s: profile of the index catch-up: %v", w.ID, perr)
+				} else {
+					b.logf("%s: CPU profile of the index catch-up written to %s", w.ID, cu)
+				}
+			}
+			os.Rename(produceProfile, profilePath)
+			os.Rename(produceProfile+".heap", profilePath+".heap")
+		}
+		if err != nil {
+			r.Err = err
+			return r
+		}
+		r.IndexCatchUp = caught
+		r.IndexRate = float64(r.Records) / (r.Elapsed + caught).Seconds()
+		if err := checkIndexCounts(ctx, ct.httpAddr, topic, pr.Ledger, gen); err != nil {
+			r.Err = err
+			return r
+		}
+	}
 	checks, err := reconcile(ctx, t.Addr(), topic, pr.Ledger, gen)
 	for _, c := range checks {
 		r.Reconciled += c.Read
@@ -208,8 +298,16 @@ func (b *bench) runOnce(ctx context.Context, w workload, s side, run int) (r run
 	}
 	b.logf("%s run %d %-7s %12.0f rec/s %9.1f MB/s  p50 %7.2f ms  p99 %8.2f ms  %d records reconciled",
 		w.ID, run+1, s, r.RecordsPerSec, r.MBPerSec, ms(r.P50), ms(r.P99), r.Reconciled)
+	if s == indexOn {
+		b.logf("%s run %d %s: index caught up %v after the last acknowledgement (%.0f docs/s from the first produce); docs.count and term counts reconciled",
+			w.ID, run+1, s, r.IndexCatchUp.Round(time.Millisecond), r.IndexRate)
+	}
 	return r
 }
+
+// catchUpProfile is where P6-produce's profile of the index catch-up goes,
+// beside the produce phase's profile at path.
+func catchUpProfile(path string) string { return strings.TrimSuffix(path, ".pprof") + "-catchup.pprof" }
 
 // ms returns d in milliseconds.
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -270,7 +368,7 @@ func (b *bench) overloadOnce(ctx context.Context, w workload, run int) (r runRes
 	if b.profile && run == 0 {
 		profilePath = filepath.Join(b.opts.profileDir, w.ID+".pprof")
 	}
-	t, err := startChronik(ctx, b.bin, b.base, w.Broker, profilePath)
+	t, err := startChronik(ctx, b.bin, b.base, false, w.Broker, profilePath)
 	if err != nil {
 		r.Err = err
 		return r
@@ -289,7 +387,7 @@ func (b *bench) overloadOnce(ctx context.Context, w workload, run int) (r runRes
 			return r
 		}
 	}
-	gen := recordGen{pool: b.pool, valueSize: sp.ValueSize}
+	gen := b.gen(sp)
 
 	probe := sp
 	probe.MaxDuration = 3 * time.Second

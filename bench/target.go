@@ -119,17 +119,20 @@ const readyTimeout = 60 * time.Second
 const stopTimeout = 60 * time.Second
 
 // startChronik starts the broker binary on loopback ports chosen by the
-// kernel with a fresh data directory under base and the given extra flags,
-// and waits for its "broker ready" log line, which names both addresses.
-// profile, when set, is where the profiling hook writes a CPU profile.
-func startChronik(ctx context.Context, bin, base string, extra []string, profile string) (*chronikTarget, error) {
+// kernel with a fresh data directory under base, search indexing on or
+// off, and the given extra flags, and waits for its "broker ready" log
+// line, which names both addresses. profile, when set, is where the
+// profiling hook writes a CPU profile.
+func startChronik(ctx context.Context, bin, base string, indexing bool, extra []string, profile string) (*chronikTarget, error) {
 	dir, err := os.MkdirTemp(base, "chronik-")
 	if err != nil {
 		return nil, fmt.Errorf("broker: data directory: %w", err)
 	}
-	// Search indexing is off: kfake does not index, and P1-P5 compare the
-	// produce path alone.
-	args := append([]string{"-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data", dir, "-log-level", "info", "-enable-indexing=false"}, extra...)
+	// Search indexing is off except where a workload measures it (P6-P7):
+	// kfake does not index, and P1-P5 and P9 measure the produce path
+	// alone.
+	args := append([]string{"-listen", "127.0.0.1:0", "-http", "127.0.0.1:0", "-data", dir, "-log-level", "info",
+		"-enable-indexing=" + strconv.FormatBool(indexing)}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = os.Environ()
 	if profile != "" {

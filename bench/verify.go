@@ -57,10 +57,18 @@ func (l *ledger) count() int64 {
 type recordGen struct {
 	pool      payloadPool
 	valueSize int
+	docs      *logDocPool // JSON documents instead of pool windows when set
+	unique    bool        // with docs: each value carries the record number as its id
 }
 
 // record returns record n's key (appended to buf) and value.
 func (g recordGen) record(buf []byte, n uint64) (key, value []byte) {
+	switch {
+	case g.docs != nil && g.unique:
+		return appendKey(buf, n), g.docs.uniqueValue(n)
+	case g.docs != nil:
+		return appendKey(buf, n), g.docs.value(n)
+	}
 	return appendKey(buf, n), g.pool.value(n, g.valueSize)
 }
 
