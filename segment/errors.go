@@ -110,3 +110,16 @@ type FormatError struct {
 }
 
 func (e *FormatError) Error() string { return "segment: bad " + e.File + ": " + e.Reason }
+
+// BloomVersionError reports a .bloom file written in another format
+// version, whose key hashing this version does not share: such a filter
+// cannot answer, and its segment may hold any key. Local files of another
+// version are rebuilt from the data on open; archived ones are read as
+// "may contain".
+type BloomVersionError struct {
+	Version byte // the file's version
+}
+
+func (e *BloomVersionError) Error() string {
+	return fmt.Sprintf("segment: bloom filter of format version %d (this version reads %d; they hash keys differently)", e.Version, bloomVersion)
+}

@@ -63,12 +63,20 @@ func FuzzDecodeTimeIndex(f *testing.F) {
 	})
 }
 
+// FuzzDecodeBloom also checks that a decoded filter keeps working: a key
+// added is then reported, and adding it again counts nothing, unless the
+// newest filter was full (then the key goes once into the next one).
 func FuzzDecodeBloom(f *testing.F) {
-	b := NewBloom(0.1)
-	for i := range 1500 {
-		b.Add([]byte{byte(i), byte(i >> 8)})
+	for _, n := range []int{0, 20, 1500} {
+		b := NewBloom(0.1)
+		for i := range n {
+			b.Add([]byte{byte(i), byte(i >> 8)})
+		}
+		f.Add(b.Encode())
 	}
-	f.Add(b.Encode())
+	all := NewBloom(0.01)
+	all.SetAll()
+	f.Add(all.Encode())
 	f.Fuzz(func(t *testing.T, in []byte) {
 		for _, data := range inputs(in) {
 			d, err := DecodeBloom(data)
@@ -81,10 +89,21 @@ func FuzzDecodeBloom(f *testing.F) {
 			if !bytes.Equal(d.Encode(), data) {
 				t.Fatal("accepted bytes do not round-trip")
 			}
+			for i, bf := range d.filters {
+				if bf.count > bf.capacity || bf.f.K() < 1 || bf.f.K() > d.maxK {
+					t.Fatalf("filter %d: count %d of %d, k %d, largest k %d", i, bf.count, bf.capacity, bf.f.K(), d.maxK)
+				}
+			}
 			d.MayContain([]byte("k"))
 			d.Add([]byte("k"))
 			if !d.MayContain([]byte("k")) {
 				t.Fatal("false negative after Add")
+			}
+			keys, n := d.Keys(), len(d.filters)
+			full := n > 0 && d.filters[n-1].count >= d.filters[n-1].capacity
+			d.Add([]byte("k"))
+			if got := d.Keys(); got != keys && !(full && got == keys+1 && len(d.filters) == n+1) {
+				t.Fatalf("a repeated key was counted again: %d keys, then %d", keys, got)
 			}
 		}
 	})

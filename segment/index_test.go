@@ -94,7 +94,7 @@ func TestBloomFilter(t *testing.T) {
 			fp++
 		}
 	}
-	if rate := float64(fp) / n; rate > 0.015 {
+	if rate := float64(fp) / n; rate > 0.01 {
 		t.Fatalf("false-positive rate %.4f above 0.01", rate)
 	}
 	if len(b.filters) < 3 {

@@ -510,7 +510,7 @@ func decoded[T any](ctx context.Context, a *Archiver, f *footer, sec int, kind u
 			return err
 		}
 		if out, err = decode(b); err != nil {
-			return &CorruptObjectError{Key: a.Key(f.base), Section: sectionNames[sec], Reason: err.Error()}
+			return &CorruptObjectError{Key: a.Key(f.base), Section: sectionNames[sec], Reason: err.Error(), Err: err}
 		}
 		return nil
 	})
@@ -654,6 +654,11 @@ func (a *Archiver) MayContainKey(ctx context.Context, seg segment.RemoteSegment,
 		return false, fmt.Errorf("tier: bloom of %d: %w", seg.BaseOffset, err)
 	}
 	b, err := a.bloom(ctx, f)
+	if ve := (*segment.BloomVersionError)(nil); errors.As(err, &ve) {
+		// Archived by a version that hashed keys differently: the filter
+		// cannot rule the key out.
+		return true, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("tier: bloom of %d: %w", seg.BaseOffset, err)
 	}
@@ -707,7 +712,9 @@ func (a *Archiver) retry(ctx context.Context, fn func() error) error {
 }
 
 func permanent(ctx context.Context, err error) bool {
+	var ve *segment.BloomVersionError
 	return ctx.Err() != nil ||
+		errors.As(err, &ve) ||
 		errors.Is(err, storage.ErrNotFound) ||
 		errors.Is(err, storage.ErrClosed) ||
 		errors.Is(err, context.Canceled) ||

@@ -3,8 +3,11 @@ package tier
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io"
 	"testing"
 
 	"github.com/chronik-go/chronik/internal/vfs"
@@ -350,5 +353,52 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	if err := (Options{}).Validate(); err != nil {
 		t.Errorf("zero Options: %v", err)
+	}
+}
+
+// TestMayContainKeyOfAnotherBloomVersion: an object archived with a bloom
+// filter of another format version (its keys hashed differently) answers
+// "may contain" for every key, without an error or a retry, so a key
+// lookup reads the segment rather than failing or missing the key.
+func TestMayContainKeyOfAnotherBloomVersion(t *testing.T) {
+	tl := buildLog(t, 40, 100, 8<<10)
+	store := storage.NewMemory()
+	defer store.Close()
+	a := New(store, "p/", fastOptions)
+	archiveAll(t, a, tl)
+	ctx := context.Background()
+	seg := tl.segs[0]
+	key := a.Key(seg.BaseOffset)
+	rc, err := store.Get(ctx, key, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Rewrite the bloom section as version 1 (its own CRC and the footer's
+	// section CRC recomputed), the format before the filters were keyed
+	// with murmur3.
+	f, why := decodeFooter(obj[len(obj)-footerSize:], int64(len(obj)), seg.BaseOffset)
+	if why != "" {
+		t.Fatal(why)
+	}
+	s := &f.sections[secBloom]
+	bl := obj[s.off : s.off+s.length]
+	bl[4] = 1
+	binary.BigEndian.PutUint32(bl[len(bl)-4:], crc32.Checksum(bl[:len(bl)-4], castagnoli))
+	s.crc = crc32.Checksum(bl, castagnoli)
+	copy(obj[len(obj)-footerSize:], f.encode())
+	if err := store.Put(ctx, key, bytes.NewReader(obj), int64(len(obj))); err != nil {
+		t.Fatal(err)
+	}
+	a = New(store, "p/", fastOptions) // no cached footer or filter
+	for _, k := range []string{"absent-key", tl.batches[0].keys[0]} {
+		may, err := a.MayContainKey(ctx, seg.Remote(), []byte(k))
+		if err != nil || !may {
+			t.Fatalf("key %q in a segment with a version-1 filter: may %v, err %v; want may contain", k, may, err)
+		}
 	}
 }

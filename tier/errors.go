@@ -10,11 +10,14 @@ type CorruptObjectError struct {
 	Key     string // the object's key
 	Section string // "footer", "data", "offset index", "time index" or "bloom"
 	Reason  string // what was wrong
+	Err     error  // the decoder's error, when one said why
 }
 
 func (e *CorruptObjectError) Error() string {
 	return fmt.Sprintf("tier: corrupt %s in %s: %s", e.Section, e.Key, e.Reason)
 }
+
+func (e *CorruptObjectError) Unwrap() error { return e.Err }
 
 // MismatchError reports a RemoteSegment that does not describe the object
 // stored for its base offset: the caller's view of the tier is stale.
