@@ -211,23 +211,27 @@ func TestFramePoolClasses(t *testing.T) {
 	if b := getFrame(100); b != nil {
 		t.Fatalf("a 100-byte frame got a pooled buffer of cap %d", cap(b))
 	}
-	if b := getFrame(1<<20 + 1); b != nil {
-		t.Fatalf("a frame over 1 MiB got a pooled buffer of cap %d", cap(b))
+	if b := getFrame(8<<20 + 1); b != nil {
+		t.Fatalf("a frame over 8 MiB got a pooled buffer of cap %d", cap(b))
 	}
-	for _, n := range []int{512, 513, 4096, 1<<20 - 1, 1 << 20} {
-		b := getFrame(n)
-		if len(b) != 0 || cap(b) < n || cap(b) >= 2*n {
-			t.Fatalf("getFrame(%d): len %d cap %d", n, len(b), cap(b))
+	for _, tc := range []struct{ n, size int }{
+		{512, 512}, {513, 1024}, {4096, 4096}, {64 << 10, 64 << 10}, {64<<10 + 1, 128 << 10},
+		{1<<20 - 1, 1 << 20}, {1 << 20, 1 << 20}, {1<<20 + 100, 1<<20 + 64<<10}, {8 << 20, 8 << 20},
+	} {
+		b := getFrame(tc.n)
+		if len(b) != 0 || cap(b) != tc.size {
+			t.Fatalf("getFrame(%d): len %d cap %d, want cap %d", tc.n, len(b), cap(b), tc.size)
 		}
 		putFrame(b)
-	}
-	// A buffer of odd capacity serves the largest class below it.
-	putFrame(make([]byte, 10, 3000))
-	putFrame(make([]byte, 0, 4<<20)) // too large to keep: dropped
-	for range 3 {
-		if b := getFrame(2048); cap(b) < 2048 {
-			t.Fatalf("getFrame(2048) has cap %d", cap(b))
+		if again := getFrame(tc.n); cap(again) != tc.size {
+			t.Fatalf("getFrame(%d) after a put: cap %d", tc.n, cap(again))
 		}
+	}
+	// Buffers of other capacities are not kept.
+	putFrame(make([]byte, 10, 3000))
+	putFrame(make([]byte, 0, 16<<20))
+	if b := getFrame(2048); cap(b) != 2048 {
+		t.Fatalf("getFrame(2048) has cap %d", cap(b))
 	}
 }
 
