@@ -34,7 +34,13 @@ func checkAnalyzer(t *testing.T, a *analyzer, s string) {
 		return // bluge special-cases a final sigma; Lucene's filter does not
 	}
 	for _, r := range s {
-		if l := unicode.ToLower(r); l != r && utf8.RuneLen(l) < utf8.RuneLen(r) {
+		l := unicode.ToLower(r)
+		shorter := l != r && utf8.RuneLen(l) < utf8.RuneLen(r)
+		// bluge lowercases the rest of a token after a letter whose lower case is longer with
+		// bytes.ToLower, which turns invalid bytes into U+FFFD; ours keeps
+		// them, so such tokens are checked against the tables too.
+		longerInvalid := l != r && utf8.RuneLen(l) > utf8.RuneLen(r) && !utf8.ValidString(s)
+		if shorter || longerInvalid {
 			// bluge's in-place lowercasing garbles the rest of the token
 			// after a letter whose lower case is shorter (İ, K): ours is
 			// checked against the same segmentation, each word lowercased
