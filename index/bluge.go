@@ -44,6 +44,21 @@ type BlugeOptions struct {
 	// Default 10.
 	SegmentsPerTier int
 
+	// MergeConcurrency is how many segment merges run at once across all
+	// partitions. A merge holds each merged field's whole term
+	// dictionary in memory while it writes it (ice builds it in a
+	// buffer), which for text with many distinct words is about the size
+	// of the text, so merges of several partitions at once would add up.
+	// Default 1.
+	MergeConcurrency int
+
+	// MaxUnpersistedBytes bounds the bytes of fresh segments, across all
+	// partitions, that are searchable in memory but not yet persisted
+	// (the persister writes them every PersistDelay): an Index call
+	// waits while they exceed it. Default 64 MiB, which lets indexing
+	// produce up to that many segment bytes per PersistDelay.
+	MaxUnpersistedBytes int
+
 	// Logger receives asynchronous persistence errors. Default
 	// slog.Default().
 	Logger *slog.Logger
@@ -59,6 +74,12 @@ func (o *BlugeOptions) withDefaults() BlugeOptions {
 	}
 	if c.SegmentsPerTier == 0 {
 		c.SegmentsPerTier = 10
+	}
+	if c.MergeConcurrency == 0 {
+		c.MergeConcurrency = 1
+	}
+	if c.MaxUnpersistedBytes == 0 {
+		c.MaxUnpersistedBytes = 64 << 20
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -77,6 +98,12 @@ func (o *BlugeOptions) Validate() error {
 	}
 	if o.SegmentsPerTier < 0 || (o.SegmentsPerTier > 0 && o.SegmentsPerTier < 2) || o.SegmentsPerTier > 100 {
 		errs = append(errs, fmt.Errorf("SegmentsPerTier %d must be between 2 and 100", o.SegmentsPerTier))
+	}
+	if o.MergeConcurrency < 0 || o.MergeConcurrency > 1024 {
+		errs = append(errs, fmt.Errorf("MergeConcurrency %d must be between 0 and 1024", o.MergeConcurrency))
+	}
+	if o.MaxUnpersistedBytes < 0 || (o.MaxUnpersistedBytes > 0 && o.MaxUnpersistedBytes < 64<<10) {
+		errs = append(errs, fmt.Errorf("MaxUnpersistedBytes %d must be at least 64 KiB", o.MaxUnpersistedBytes))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("index: invalid bluge options: %w", errors.Join(errs...))
@@ -107,11 +134,14 @@ func (e *StorageError) Unwrap() error { return e.Err }
 // open partition bluge's introducer, persister and merger (owned by the
 // partition's writer). All end in Close.
 type Bluge struct {
-	root string
-	opts BlugeOptions
-	work chan func() // analysis tasks from every partition writer
-	stop chan struct{}
-	wg   sync.WaitGroup
+	root        string
+	opts        BlugeOptions
+	work        chan func()   // analysis tasks from every partition writer
+	merges      chan struct{} // one token per merge running (MergeConcurrency)
+	unpersisted *byteBudget   // bytes of segments not yet persisted (MaxUnpersistedBytes)
+	closing     chan struct{} // closed when Close starts: Index stops waiting
+	stop        chan struct{}
+	wg          sync.WaitGroup
 
 	mu       sync.Mutex // guards parts, deleting and closed; never held while a writer works
 	parts    map[topicPart]*bpart
@@ -137,6 +167,73 @@ type bpart struct {
 
 	checkpoint atomic.Int64
 	asyncErr   atomic.Pointer[error] // last persister error
+
+	chargesMu sync.Mutex // guards charges
+	// charges are the batches of the partition not yet persisted, each
+	// holding its segment's bytes in Bluge.unpersisted until its
+	// persisted callback (or the partition's close) releases them.
+	charges map[*persistCharge]struct{}
+}
+
+// persistCharge is one batch's segment bytes in Bluge.unpersisted, from
+// its Index call until the segment is persisted.
+type persistCharge struct {
+	b    *byteBudget
+	mu   sync.Mutex
+	n    int64
+	done bool
+}
+
+// set charges n bytes in all (more or less than before), unless released.
+func (c *persistCharge) set(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return
+	}
+	if n > c.n {
+		c.b.force(n - c.n)
+	} else {
+		c.b.release(c.n - n)
+	}
+	c.n = n
+}
+
+// release returns the bytes for good.
+func (c *persistCharge) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.done {
+		c.done = true
+		c.b.release(c.n)
+		c.n = 0
+	}
+}
+
+// track adds c to the partition's unpersisted batches; untrack releases
+// and removes it.
+func (p *bpart) track(c *persistCharge) {
+	p.chargesMu.Lock()
+	p.charges[c] = struct{}{}
+	p.chargesMu.Unlock()
+}
+
+func (p *bpart) untrack(c *persistCharge) {
+	c.release()
+	p.chargesMu.Lock()
+	delete(p.charges, c)
+	p.chargesMu.Unlock()
+}
+
+// releaseCharges releases what the partition's unpersisted batches hold:
+// once its writer is closed their callbacks never run.
+func (p *bpart) releaseCharges() {
+	p.chargesMu.Lock()
+	defer p.chargesMu.Unlock()
+	for c := range p.charges {
+		c.release()
+	}
+	clear(p.charges)
 }
 
 var _ Indexer = (*Bluge)(nil)
@@ -154,8 +251,9 @@ func OpenBluge(dir string, opts BlugeOptions) (*Bluge, error) {
 	if err := removeDeleted(topics); err != nil {
 		return nil, &StorageError{"open", dir, err}
 	}
-	x := &Bluge{root: dir, opts: o, work: make(chan func()), stop: make(chan struct{}),
-		parts: make(map[topicPart]*bpart), deleting: make(map[string]bool)}
+	x := &Bluge{root: dir, opts: o, work: make(chan func()), merges: make(chan struct{}, o.MergeConcurrency),
+		unpersisted: newByteBudget(int64(o.MaxUnpersistedBytes)), closing: make(chan struct{}),
+		stop: make(chan struct{}), parts: make(map[topicPart]*bpart), deleting: make(map[string]bool)}
 	for range o.AnalysisWorkers {
 		x.wg.Add(1)
 		go x.analysisWorker()
@@ -279,9 +377,9 @@ func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
 	if err := syncDir(filepath.Dir(dir)); err != nil {
 		return nil, &StorageError{"open", dir, err}
 	}
-	p := &bpart{id: id, dir: dir}
+	p := &bpart{id: id, dir: dir, charges: make(map[*persistCharge]struct{})}
 	cfg := blugeindex.DefaultConfigWithDirectory(func() blugeindex.Directory {
-		return &syncedDirectory{FileSystemDirectory: blugeindex.NewFileSystemDirectory(dir), path: dir}
+		return &syncedDirectory{FileSystemDirectory: blugeindex.NewFileSystemDirectory(dir), path: dir, merges: x.merges}
 	})
 	cfg = cfg.WithSegmentPlugin(&blugeindex.SegmentPlugin{Type: ice.Type, Version: ice.Version, New: newSegment, Load: ice.Load, Merge: ice.Merge})
 	cfg = cfg.WithUnsafeBatches().
@@ -361,13 +459,24 @@ func readCheckpoint(w *blugeindex.Writer, dir string) (checkpointRecord, bool, e
 
 // syncedDirectory is bluge's file directory plus a directory fsync after
 // every snapshot file, so that the names of the new segment and snapshot
-// files survive a power failure too (bluge fsyncs only file contents).
+// files survive a power failure too (bluge fsyncs only file contents). It
+// also runs merges (bluge writes a merged segment by persisting the
+// merger) only while holding one of the index's merge tokens.
 type syncedDirectory struct {
 	*blugeindex.FileSystemDirectory
-	path string
+	path   string
+	merges chan struct{}
 }
 
 func (d *syncedDirectory) Persist(kind string, id uint64, w blugeindex.WriterTo, closeCh chan struct{}) error {
+	if _, merge := w.(*ice.Merger); merge {
+		select {
+		case d.merges <- struct{}{}:
+			defer func() { <-d.merges }()
+		case <-closeCh:
+			return segment.ErrClosed
+		}
+	}
 	if err := d.FileSystemDirectory.Persist(kind, id, w, closeCh); err != nil {
 		return err
 	}
@@ -423,16 +532,32 @@ func (x *Bluge) Index(ctx context.Context, b *Batch) error {
 	if b.Next <= cp {
 		return nil // everything already indexed
 	}
+	// Segments not yet persisted stay in memory: wait for the persisters
+	// while they exceed MaxUnpersistedBytes.
+	if err := x.unpersisted.waitBelowLimit(ctx, x.closing); err != nil {
+		if errors.Is(err, errBudgetClosed) {
+			return fmt.Errorf("index: bluge: %w", ErrClosed)
+		}
+		return err
+	}
 	batch := blugeindex.NewBatch()
 	bdocs := make([]*bdoc, len(docs))
+	est := int64(0)
 	for i := range docs {
 		bdocs[i] = newBdoc(&docs[i], b.Fields)
 		batch.Insert(bdocs[i])
+		est += int64(len(docs[i].Key) + len(docs[i].Value))
 	}
-	batch.Update(checkpointTerm{}, newCheckpointDoc(checkpointRecord{next: b.Next, partition: b.Partition, written: time.Now().UnixMilli()}))
+	cpDoc := newCheckpointDoc(checkpointRecord{next: b.Next, partition: b.Partition, written: time.Now().UnixMilli()})
+	batch.Update(checkpointTerm{}, cpDoc)
+	charge := &persistCharge{b: x.unpersisted}
+	charge.set(est) // until the segment's own size is known
+	p.track(charge)
+	batch.SetPersistedCallback(func(error) { p.untrack(charge) })
 	p.stateMu.RLock()
 	if p.closed {
 		p.stateMu.RUnlock()
+		p.untrack(charge)
 		return fmt.Errorf("index: bluge: %w", ErrClosed)
 	}
 	err = p.w.Batch(batch)
@@ -441,8 +566,10 @@ func (x *Bluge) Index(ctx context.Context, b *Batch) error {
 		d.release()
 	}
 	if err != nil {
+		p.untrack(charge)
 		return &StorageError{"index", p.dir, err}
 	}
+	charge.set(cpDoc.segmentBytes)
 	p.checkpoint.Store(b.Next)
 	return nil
 }
@@ -635,6 +762,7 @@ func (p *bpart) close(flush bool) error {
 	if err := p.w.Close(); err != nil {
 		errs = append(errs, &StorageError{"close", p.dir, err})
 	}
+	p.releaseCharges()
 	return errors.Join(errs...)
 }
 
@@ -695,6 +823,7 @@ func (x *Bluge) Close() error {
 		return nil
 	}
 	x.closed = true
+	close(x.closing)
 	parts := x.parts
 	x.parts = nil
 	x.mu.Unlock()

@@ -28,6 +28,12 @@ const (
 // pointers. Analyze maps the source Document (on an analysis worker); the
 // terms of each field are unique, with frequencies and, for text, token
 // positions. A bdoc is reused through bdocPool once its batch is built.
+//
+// Every bdoc of an Index batch is alive until the batch's segment is
+// built, so a bdoc keeps only what the builder reads: fields, terms (24
+// bytes each, their bytes in buf and their positions in locs) and the
+// order of terms by field. The hash table and occurrence lists that
+// analysis needs are borrowed from analysisScratch for its duration.
 type bdoc struct {
 	src    *Document
 	filter []string
@@ -37,14 +43,16 @@ type bdoc struct {
 	terms  []bterm
 	order  []int32 // term indexes grouped by field
 	buf    []byte  // term bytes
-	occT   []int32 // per token occurrence: its term
-	occP   []int32 // per token occurrence: its position
-	locs   []bloc
-	table  []int32 // open-addressing hash of (field, term) -> term index + 1
-	pre    []byte  // scratch for numeric terms
+	locs   []bloc  // positions, grouped by term
+
+	// Analysis only (from analysisScratch, nil otherwise).
+	occT  []int32 // per token occurrence: its term
+	occP  []int32 // per token occurrence: its position
+	table []int32 // open-addressing hash of (field, term) -> term index + 1
 	// lastTerm is the index of the term addTerm last found or added.
 	lastTerm int32
 	seed     maphash.Seed
+	pre      []byte // scratch for numeric terms
 }
 
 type bfield struct {
@@ -57,16 +65,27 @@ type bfield struct {
 	d          *bdoc
 }
 
+// bterm is one unique term of a field of d: its bytes are
+// d.buf[off:off+n] and its positions d.locs[locFirst:locEnd].
 type bterm struct {
 	field            int32
 	off, n           int32
 	freq             int32
 	locFirst, locEnd int32
-	term             []byte
-	locs             []bloc
+	d                *bdoc
 }
 
-type bloc struct{ pos int }
+type bloc struct{ pos int32 }
+
+// analysisScratch is what analysing one document needs and a finished bdoc
+// does not: the term hash table and the token occurrences.
+type analysisScratch struct {
+	table, occT, occP []int32
+}
+
+var analysisScratchPool = sync.Pool{New: func() any {
+	return &analysisScratch{table: make([]int32, 1024), occT: make([]int32, 0, 256), occP: make([]int32, 0, 256)}
+}}
 
 var bdocPool = sync.Pool{New: func() any {
 	return &bdoc{byName: make(map[string]int32), seed: maphash.MakeSeed()}
@@ -79,14 +98,15 @@ func newBdoc(src *Document, filter []string) *bdoc {
 	d.src, d.filter = src, filter
 	if cap(d.terms) == 0 {
 		// Room for a typical log record at once, rather than growing.
-		d.fields = make([]bfield, 0, 64)
+		d.fields = make([]bfield, 0, 48)
 		d.terms = make([]bterm, 0, 256)
 		d.order = make([]int32, 0, 256)
-		d.buf = make([]byte, 0, 2048)
-		d.occT = make([]int32, 0, 256)
-		d.occP = make([]int32, 0, 256)
 		d.locs = make([]bloc, 0, 256)
-		d.table = make([]int32, 1024)
+	}
+	// Terms are mostly the record's own words: room for its bytes at
+	// once, rather than doubling past them.
+	if n := len(src.Key) + len(src.Value) + 256; cap(d.buf) < n {
+		d.buf = make([]byte, 0, n)
 	}
 	return d
 }
@@ -103,24 +123,25 @@ func (d *bdoc) reset() {
 	}
 	d.fields = d.fields[:0]
 	clear(d.byName)
-	for i := range d.terms {
-		d.terms[i] = bterm{}
-	}
+	clear(d.terms)
 	d.terms = d.terms[:0]
 	d.order = d.order[:0]
 	d.buf = d.buf[:0]
-	d.occT = d.occT[:0]
-	d.occP = d.occP[:0]
 	d.locs = d.locs[:0]
-	clear(d.table)
 }
 
 // Analyze implements segment.Document: it maps the source record.
 func (d *bdoc) Analyze() {
+	sc := analysisScratchPool.Get().(*analysisScratch)
+	d.table, d.occT, d.occP = sc.table, sc.occT[:0], sc.occP[:0]
 	m := mapperPool.Get().(*mapper)
 	m.mapDocument(d.src, d.filter, d)
 	mapperPool.Put(m)
 	d.finish()
+	clear(d.table)
+	sc.table, sc.occT, sc.occP = d.table, d.occT, d.occP
+	d.table, d.occT, d.occP = nil, nil, nil
+	analysisScratchPool.Put(sc)
 }
 
 // EachField implements segment.Document.
@@ -167,7 +188,7 @@ func (d *bdoc) addTerm(f int32, term []byte, pos int32) {
 	}
 	idx := int32(len(d.terms))
 	d.lastTerm = idx
-	d.terms = append(d.terms, bterm{field: f, off: int32(len(d.buf)), n: int32(len(term)), freq: 1})
+	d.terms = append(d.terms, bterm{field: f, off: int32(len(d.buf)), n: int32(len(term)), freq: 1, d: d})
 	d.buf = append(d.buf, term...)
 	d.table[h] = idx + 1
 	if pos > 0 {
@@ -245,8 +266,7 @@ func (d *bdoc) number(field string, v int64) {
 	}
 }
 
-// finish groups terms by field and positions by term, and points the
-// slices into the final buffers.
+// finish groups terms by field and positions by term.
 func (d *bdoc) finish() {
 	// Positions: counting sort of occurrences by term.
 	for i := range d.terms {
@@ -267,7 +287,7 @@ func (d *bdoc) finish() {
 	d.locs = d.locs[:n]
 	for i, t := range d.occT {
 		tt := &d.terms[t]
-		d.locs[tt.locEnd] = bloc{pos: int(d.occP[i])}
+		d.locs[tt.locEnd] = bloc{pos: d.occP[i]}
 		tt.locEnd++
 	}
 	// Terms: counting sort by field.
@@ -288,12 +308,9 @@ func (d *bdoc) finish() {
 	}
 	d.order = d.order[:n]
 	for i := range d.terms {
-		t := &d.terms[i]
-		fl := &d.fields[t.field]
+		fl := &d.fields[d.terms[i].field]
 		d.order[fl.end] = int32(i)
 		fl.end++
-		t.term = d.buf[t.off : t.off+t.n : t.off+t.n]
-		t.locs = d.locs[t.locFirst:t.locEnd:t.locEnd]
 	}
 }
 
@@ -317,12 +334,16 @@ func (f *bfield) EachTerm(vt segment.VisitTerm) {
 
 // segment.FieldTerm implementation.
 
-func (t *bterm) Term() []byte   { return t.term }
+func (t *bterm) Term() []byte   { return t.d.buf[t.off : t.off+t.n : t.off+t.n] }
 func (t *bterm) Frequency() int { return int(t.freq) }
 
+// positions returns the term's token positions (none for exact terms).
+func (t *bterm) positions() []bloc { return t.d.locs[t.locFirst:t.locEnd:t.locEnd] }
+
 func (t *bterm) EachLocation(vl segment.VisitLocation) {
-	for i := range t.locs {
-		vl(&t.locs[i])
+	locs := t.positions()
+	for i := range locs {
+		vl(&locs[i])
 	}
 }
 
@@ -332,7 +353,7 @@ func (t *bterm) EachLocation(vl segment.VisitLocation) {
 func (l *bloc) Field() string { return "" }
 func (l *bloc) Start() int    { return 0 }
 func (l *bloc) End() int      { return 0 }
-func (l *bloc) Pos() int      { return l.pos }
+func (l *bloc) Pos() int      { return int(l.pos) }
 func (l *bloc) Size() int     { return 8 }
 
 // checkpointDoc is the checkpoint document of a partition index: its _id
@@ -340,11 +361,16 @@ func (l *bloc) Size() int     { return 8 }
 type checkpointDoc struct {
 	fields [2]bfield
 	term   bterm
+	id     bdoc // holds the _id term's bytes
+	// segmentBytes is set by newSegment to the size of the segment built
+	// from the batch this document ends.
+	segmentBytes int64
 }
 
 func newCheckpointDoc(rec checkpointRecord) *checkpointDoc {
 	c := &checkpointDoc{}
-	c.term = bterm{freq: 1, term: []byte(checkpointID)}
+	c.id.buf = []byte(checkpointID)
+	c.term = bterm{freq: 1, n: int32(len(checkpointID)), d: &c.id}
 	c.fields[0] = bfield{name: "_id", opts: optIndex, length: 1}
 	c.fields[1] = bfield{name: fieldCheckpoint, opts: optStore, value: rec.encode()}
 	return c

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chronik-go/chronik/compress"
 	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/produce"
 	"github.com/chronik-go/chronik/record"
@@ -43,6 +44,20 @@ type PipelineOptions struct {
 	BatchDocs  int
 	BatchBytes int
 
+	// BufferMemory bounds the bytes all workers together hold between
+	// reading records off the logs and the return of the Index call that
+	// indexes them: the bytes read, the decoded records of compressed
+	// batches, and a fixed overhead per record (the Document). A worker
+	// reserves room before each read and each record batch; one holding
+	// nothing waits for room, one already holding part of a batch ends
+	// the batch instead, so workers never wait for each other while
+	// holding memory. A record batch cannot be split, so each worker may
+	// pass the bound by one record batch. Default 4 MiB: one batch of
+	// BatchBytes, or smaller ones of several workers. The Indexer needs
+	// working memory on top (Bluge: a few times the batch's bytes while
+	// it analyses them and builds the segment).
+	BufferMemory int
+
 	// PollInterval is how often partitions waiting for durable or
 	// committed data are looked at again. Default 50 ms.
 	PollInterval time.Duration
@@ -73,6 +88,9 @@ func (o *PipelineOptions) Validate() error {
 	if o.BatchBytes < 0 {
 		errs = append(errs, fmt.Errorf("BatchBytes %d is negative", o.BatchBytes))
 	}
+	if o.BufferMemory < 0 || (o.BufferMemory > 0 && o.BufferMemory < minBufferMemory) {
+		errs = append(errs, fmt.Errorf("BufferMemory %d must be at least %d", o.BufferMemory, minBufferMemory))
+	}
 	if o.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("PollInterval %v is negative", o.PollInterval))
 	}
@@ -94,6 +112,9 @@ func (o PipelineOptions) withDefaults() PipelineOptions {
 	}
 	if o.BatchBytes == 0 {
 		o.BatchBytes = 4 << 20
+	}
+	if o.BufferMemory == 0 {
+		o.BufferMemory = 4 << 20
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = 50 * time.Millisecond
@@ -122,6 +143,7 @@ type Pipeline struct {
 	ix     Indexer
 	topics Topics
 	opts   PipelineOptions
+	mem    *byteBudget // BufferMemory, shared by the workers
 
 	mu         sync.Mutex
 	cond       *sync.Cond // signalled when the queue grows, a run ends or on close
@@ -171,6 +193,7 @@ func NewPipeline(ix Indexer, topics Topics, opts PipelineOptions) (*Pipeline, er
 	}
 	p := &Pipeline{ix: ix, topics: topics, opts: opts.withDefaults(),
 		parts: make(map[topicPart]*pstate), rebuilding: make(map[string]bool)}
+	p.mem = newByteBudget(int64(p.opts.BufferMemory))
 	p.cond = sync.NewCond(&p.mu)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
@@ -426,16 +449,12 @@ func (r *pipelineRun) index(tp topicPart, target int64) (int64, bool, error) {
 		if n == maxRunBatches {
 			return cp, true, nil
 		}
-		next, err := r.collect(ctx, l, tp, cp, upTo)
+		next, err := r.indexBatch(ctx, l, tp, cp, upTo, t.Config.SearchFields)
 		if err != nil {
 			return cp, false, err
 		}
 		if next <= cp {
 			break
-		}
-		b := &Batch{Topic: tp.topic, Partition: tp.partition, Docs: r.docs, Next: next, Fields: t.Config.SearchFields}
-		if err := p.ix.Index(ctx, b); err != nil {
-			return cp, false, err
 		}
 		cp = next
 		p.searchable(tp, cp)
@@ -443,15 +462,42 @@ func (r *pipelineRun) index(tp topicPart, target int64) (int64, bool, error) {
 	return cp, false, nil
 }
 
-// collect reads records of l from offset from up to upTo into r.docs,
-// within the batch limits, and returns the offset after the last batch
-// read. Control batches and aborted transactions are skipped.
-func (r *pipelineRun) collect(ctx context.Context, l *segment.Log, tp topicPart, from, upTo int64) (int64, error) {
-	p := r.p
-	for i := range r.docs {
-		r.docs[i] = Document{}
+// indexBatch collects one batch from offset from and indexes it, within
+// the pipeline's BufferMemory: the batch's bytes are reserved while it is
+// collected and released once Index returned and the worker dropped the
+// records. It returns the offset after the batch (from when nothing was
+// read).
+func (r *pipelineRun) indexBatch(ctx context.Context, l *segment.Log, tp topicPart, from, upTo int64, fields []string) (int64, error) {
+	charge := batchCharge{b: r.p.mem}
+	defer func() {
+		r.dropDocs()
+		charge.done()
+	}()
+	next, err := r.collect(ctx, l, tp, from, upTo, &charge)
+	if err != nil || next <= from {
+		return from, err
 	}
+	b := &Batch{Topic: tp.topic, Partition: tp.partition, Docs: r.docs, Next: next, Fields: fields}
+	if err := r.p.ix.Index(ctx, b); err != nil {
+		return from, err
+	}
+	return next, nil
+}
+
+// dropDocs clears the worker's documents, so that the records they alias
+// can be collected.
+func (r *pipelineRun) dropDocs() {
+	clear(r.docs)
 	r.docs = r.docs[:0]
+}
+
+// collect reads records of l from offset from up to upTo into r.docs,
+// within the batch limits and the room charge can reserve, and returns
+// the offset after the last batch read. Control batches and aborted
+// transactions are skipped.
+func (r *pipelineRun) collect(ctx context.Context, l *segment.Log, tp topicPart, from, upTo int64, charge *batchCharge) (int64, error) {
+	p := r.p
+	r.dropDocs()
 	r.dec.limit = p.opts.MaxDecompressedBytes
 	var aborted []produce.AbortedTxn
 	if p.txn != nil {
@@ -462,9 +508,21 @@ func (r *pipelineRun) collect(ctx context.Context, l *segment.Log, tp topicPart,
 	}
 	next := from
 	bytes := 0
+	walked := false // a record batch was decoded
 	for next < upTo && len(r.docs) < p.opts.BatchDocs && bytes < p.opts.BatchBytes {
-		data, err := l.ReadContext(ctx, next, 1<<20, upTo)
+		// Reserve room for the read first (as much as is free, up to a
+		// chunk); a batch already holding records ends here when there
+		// is none.
+		want, err := charge.reserve(ctx, int64(min(readChunk, p.opts.BatchBytes-bytes, p.opts.BufferMemory)))
 		if err != nil {
+			return from, err
+		}
+		if want == 0 {
+			break
+		}
+		data, err := l.ReadContext(ctx, next, int(want), upTo)
+		if err != nil {
+			charge.giveBack(want)
 			var oor *segment.OffsetOutOfRangeError
 			if errors.As(err, &oor) && oor.Offset < oor.StartOffset {
 				next = oor.StartOffset // retention moved the start meanwhile
@@ -473,7 +531,19 @@ func (r *pipelineRun) collect(ctx context.Context, l *segment.Log, tp topicPart,
 			return from, err
 		}
 		if len(data) == 0 {
+			charge.giveBack(want)
 			break
+		}
+		// The read's allocation is want bytes (more when its first batch
+		// alone is larger) of which it may return much less (at the end
+		// of the durable data): then keep a copy of what it returned,
+		// so that the reservation can shrink to it.
+		switch got := int64(len(data)); {
+		case got > want:
+			charge.add(got - want)
+		case want-got > got/8:
+			data = slices.Clone(data)
+			charge.giveBack(want - got)
 		}
 		for len(data) >= record.HeaderSize {
 			h := record.ReadHeader(data)
@@ -486,12 +556,30 @@ func (r *pipelineRun) collect(ctx context.Context, l *segment.Log, tp topicPart,
 				continue
 			}
 			if !h.Control() && !abortedBatch(&h, aborted) && h.Magic == 2 {
+				// The records of an uncompressed batch are in the read,
+				// already charged; a compressed one is decoded into new
+				// memory, so a batch already holding records ends before
+				// it once the budget is used up.
+				zipped := h.Codec() != compress.None
+				if zipped && walked && !charge.b.belowLimit() {
+					return h.BaseOffset, nil
+				}
+				walked = true
+				held := int64(0)
 				err := r.dec.walk(b, &h, func(d *Document) bool {
 					if d.Offset >= next {
 						dd := *d
 						dd.Headers = slices.Clone(d.Headers)
 						r.docs = append(r.docs, dd)
-						bytes += len(d.Key) + len(d.Value)
+						size := len(d.Key) + len(d.Value)
+						bytes += size
+						held += recordOverhead
+						for _, hd := range d.Headers {
+							held += int64(len(hd.Key) + len(hd.Value))
+						}
+						if zipped {
+							held += int64(size) // decoded apart from the read
+						}
 					}
 					return true
 				})
@@ -502,6 +590,7 @@ func (r *pipelineRun) collect(ctx context.Context, l *segment.Log, tp topicPart,
 					p.opts.Logger.Error("search indexing skipped an undecodable batch",
 						"topic", tp.topic, "partition", tp.partition, "offset", h.BaseOffset, "err", err)
 				}
+				charge.add(held)
 			}
 			next = h.LastOffset() + 1
 			if len(r.docs) >= p.opts.BatchDocs || bytes >= p.opts.BatchBytes {

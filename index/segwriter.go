@@ -58,7 +58,7 @@ const (
 
 // segmentBuilder is reusable scratch for building segments.
 type segmentBuilder struct {
-	buf      bytes.Buffer
+	out      []byte // the segment being written, handed to ice.Load
 	crc      uint32
 	fieldIDs map[string]int
 	names    []string // by field ID
@@ -129,7 +129,7 @@ var segmentBuilders = sync.Pool{New: func() any {
 // fresh builder (the pool drops them at garbage collection) allocates its
 // large arrays once instead of growing them by doubling.
 var builderHints struct {
-	posts, terms, arena, locs, buf atomic.Int64
+	posts, terms, arena, locs, outPerDoc atomic.Int64
 }
 
 func (b *segmentBuilder) presize() {
@@ -138,7 +138,6 @@ func (b *segmentBuilder) presize() {
 		b.terms = make([]sterm, 0, builderHints.terms.Load())
 		b.arena = make([]byte, 0, builderHints.arena.Load())
 		b.locs = make([]uint32, 0, builderHints.locs.Load())
-		b.buf.Grow(int(builderHints.buf.Load()))
 	}
 }
 
@@ -147,7 +146,6 @@ func (b *segmentBuilder) remember() {
 	builderHints.terms.Store(int64(len(b.terms)))
 	builderHints.arena.Store(int64(len(b.arena)))
 	builderHints.locs.Store(int64(len(b.locs)))
-	builderHints.buf.Store(int64(b.buf.Len()))
 }
 
 // newSegment is the New function of our ice segment plugin.
@@ -168,6 +166,11 @@ func newSegment(results []segment.Document, normCalc func(string, int) float32) 
 	seg, err := ice.Load(segment.NewDataBytes(data))
 	if err != nil {
 		return nil, 0, err
+	}
+	for _, r := range results {
+		if cp, ok := r.(*checkpointDoc); ok {
+			cp.segmentBytes = int64(len(data)) // for Bluge.Index's MaxUnpersistedBytes
+		}
 	}
 	return seg, uint64(len(data)), nil
 }
@@ -198,7 +201,6 @@ func fieldTerms(d segment.Document, i int, f *bfield) (terms []bterm, order []in
 }
 
 func (b *segmentBuilder) reset() {
-	b.buf.Reset()
 	b.crc = 0
 	clear(b.fieldIDs)
 	b.names = b.names[:0]
@@ -217,7 +219,7 @@ func (b *segmentBuilder) reset() {
 }
 
 func (b *segmentBuilder) write(p []byte) {
-	b.buf.Write(p)
+	b.out = append(b.out, p...)
 	b.crc = crc32.Update(b.crc, crc32.IEEETable, p)
 }
 
@@ -236,6 +238,9 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 	b.presize()
 	defer b.remember()
 	numDocs := uint64(len(docs))
+	// The segment is written straight into the slice ice.Load keeps,
+	// sized from the bytes per document of the last segment.
+	b.out = make([]byte, 0, builderHints.outPerDoc.Load()*int64(numDocs)+iceFooterBytes)
 
 	// Field IDs: _id first, then the others sorted (ice's order).
 	b.fieldIDs["_id"] = 0
@@ -283,12 +288,12 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 			norm := normCalc(f.name, f.length)
 			for _, ti := range order {
 				t := &terms[ti]
-				sid := b.termID(int32(fid), t.term)
+				sid := b.termID(int32(fid), t.Term())
 				p := spost{term: sid, doc: uint32(docNum), freq: uint32(t.freq), norm: norm, locOff: uint32(len(b.locs))}
-				if len(t.locs) > 0 {
+				if locs := t.positions(); len(locs) > 0 {
 					p.hasLocs = true
-					p.locN = uint32(len(t.locs))
-					for _, l := range t.locs {
+					p.locN = uint32(len(locs))
+					for _, l := range locs {
 						b.locs = append(b.locs, uint32(l.pos))
 					}
 				}
@@ -336,13 +341,13 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 		}
 		b.snap = snappy.Encode(b.snap[:cap(b.snap)], b.chunk)
 		comp := b.snap
-		offsets[docNum] = uint64(b.buf.Len())
+		offsets[docNum] = uint64(len(b.out))
 		b.uvarint(uint64(len(b.meta)))
 		b.uvarint(uint64(len(comp)))
 		b.write(b.meta)
 		b.write(comp)
 	}
-	storedIndexOffset := uint64(b.buf.Len())
+	storedIndexOffset := uint64(len(b.out))
 	for _, o := range offsets {
 		b.u64(o)
 	}
@@ -387,18 +392,18 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 		if err := b.builder.Close(); err != nil {
 			return nil, err
 		}
-		dictOffsets[fid] = uint64(b.buf.Len())
+		dictOffsets[fid] = uint64(len(b.out))
 		b.uvarint(uint64(b.fstBuf.Len()))
 		b.write(b.fstBuf.Bytes())
 		if b.dv[fid] {
-			dvStart[fid] = uint64(b.buf.Len())
+			dvStart[fid] = uint64(len(b.out))
 			b.writeDocValues(numDocs)
-			dvEnd[fid] = uint64(b.buf.Len())
+			dvEnd[fid] = uint64(len(b.out))
 		} else {
 			dvStart[fid], dvEnd[fid] = math.MaxUint64, math.MaxUint64
 		}
 	}
-	docValuesOffset := uint64(b.buf.Len())
+	docValuesOffset := uint64(len(b.out))
 	for fid := 0; fid < nf; fid++ {
 		b.uvarint(dvStart[fid])
 		b.uvarint(dvEnd[fid])
@@ -407,14 +412,14 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 	// Fields and their index.
 	fieldOffsets := make([]uint64, nf)
 	for fid, name := range b.names {
-		fieldOffsets[fid] = uint64(b.buf.Len())
+		fieldOffsets[fid] = uint64(len(b.out))
 		b.uvarint(dictOffsets[fid])
 		b.uvarint(uint64(len(name)))
 		b.write([]byte(name))
 		b.uvarint(b.docs[fid])
 		b.uvarint(b.freqs[fid])
 	}
-	fieldsIndexOffset := uint64(b.buf.Len())
+	fieldsIndexOffset := uint64(len(b.out))
 	for _, o := range fieldOffsets {
 		b.u64(o)
 	}
@@ -423,8 +428,13 @@ func (b *segmentBuilder) build(docs []segment.Document, normCalc func(string, in
 	// value ice keeps for an in-memory segment, and persisting extends it
 	// over the footer.
 	dataCRC := b.crc
-	out := make([]byte, 0, b.buf.Len()+iceFooterBytes)
-	out = append(out, b.buf.Bytes()...)
+	out := b.out
+	b.out = nil // the segment keeps it; the pooled builder does not
+	builderHints.outPerDoc.Store(int64(len(out)) / max(int64(numDocs), 1))
+	if need := len(out) + iceFooterBytes; cap(out) > need+need/8 {
+		// Grown past the estimate: keep no slack in memory.
+		out = append(make([]byte, 0, need), out...)
+	}
 	out = binary.BigEndian.AppendUint64(out, numDocs)
 	out = binary.BigEndian.AppendUint64(out, storedIndexOffset)
 	out = binary.BigEndian.AppendUint64(out, fieldsIndexOffset)
@@ -536,7 +546,7 @@ func (b *segmentBuilder) writeChunked(c *chunkedInts) uint64 {
 	if len(c.data) == 0 {
 		return 0
 	}
-	start := uint64(b.buf.Len())
+	start := uint64(len(b.out))
 	b.uvarint(uint64(len(c.lens)))
 	var end uint64
 	for _, l := range c.lens {
@@ -593,7 +603,7 @@ func (b *segmentBuilder) writePostings(sid int32, fid int, numDocs uint64) (uint
 		return 0, err
 	}
 	b.roar = rb
-	off := uint64(b.buf.Len())
+	off := uint64(len(b.out))
 	b.uvarint(tfOff)
 	b.uvarint(locOff)
 	b.uvarint(uint64(len(rb)))
@@ -674,12 +684,12 @@ func (b *segmentBuilder) writeDocValues(numDocs uint64) {
 	}
 	flush()
 	b.write(out)
-	start := b.buf.Len()
+	start := len(b.out)
 	var end uint64
 	for _, l := range lens {
 		end += l
 		b.uvarint(end)
 	}
-	b.u64(uint64(b.buf.Len() - start))
+	b.u64(uint64(len(b.out) - start))
 	b.u64(uint64(chunks))
 }

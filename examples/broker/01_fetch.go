@@ -47,29 +47,36 @@ func (b *broker) fetch(ctx context.Context, hdr wire.RequestHeader, body []byte)
 	}
 	flexible := wire.ResponseHeaderFlexible(hdr.APIKey, hdr.APIVersion)
 	return produce.Reply{Wait: func(context.Context) ([]byte, bool) {
-		resp := b.fetchWait(ctx, req)
+		resp, held := b.fetchWait(ctx, req)
 		out := wire.AppendResponseHeader(nil, hdr.CorrelationID, flexible)
-		return resp.AppendTo(out), false
+		out = resp.AppendTo(out)
+		// The records are copied into the response: the reads are no
+		// longer held.
+		held.release()
+		return out, false
 	}}, nil
 }
 
 // fetchWait reads the requested partitions, and while they hold fewer than
 // min_bytes and no partition failed, waits for more data up to max_wait_ms
-// (Kafka's DelayedFetch), then reads them again.
-func (b *broker) fetchWait(ctx context.Context, req *wire.FetchRequest) *wire.FetchResponse {
+// (Kafka's DelayedFetch), then reads them again. It returns the response
+// and the fetch memory its records hold, which the caller releases once it
+// has encoded them.
+func (b *broker) fetchWait(ctx context.Context, req *wire.FetchRequest) (*wire.FetchResponse, *fetchReservation) {
 	if code := sessionError(req); code != errcode.None {
 		// This broker keeps no fetch sessions (KIP-227): it answers every
 		// fetch in full with session id 0, which tells a client that no
 		// session was created, so a session-continuing request is unknown.
-		return &wire.FetchResponse{Version: req.Version, ErrorCode: code, Topics: []wire.FetchTopicResponse{}}
+		return &wire.FetchResponse{Version: req.Version, ErrorCode: code, Topics: []wire.FetchTopicResponse{}}, &fetchReservation{}
 	}
 	deadline := time.Now().Add(min(durationMs(req.MaxWaitMs), maxFetchWait))
 	for {
 		wake := b.data.wait() // before reading, so a produce completing meanwhile wakes us
-		resp, n, failed, bounds := b.readFetch(req)
+		resp, n, failed, bounds, held := b.readFetch(ctx, req)
 		if n >= int(req.MinBytes) || failed || !time.Now().Before(deadline) || ctx.Err() != nil {
-			return resp
+			return resp, held
 		}
+		held.release() // this read is dropped
 		b.waitForData(ctx, req, bounds, wake, deadline)
 	}
 }
@@ -151,19 +158,28 @@ func sessionError(req *wire.FetchRequest) errcode.Code {
 }
 
 // readFetch reads every requested partition once. It returns the response,
-// its record bytes, whether a partition failed, and the readable end of
-// each partition (-1 for a failed one), in request order.
+// its record bytes, whether a partition failed, the readable end of each
+// partition (-1 for a failed one), in request order, and the fetch memory
+// the records hold.
 //
 // Limits follow Kafka (KIP-74): partitions are read in request order while
 // the response is below max_bytes, each at most partition_max_bytes, except
 // that the first batch of the first partition with data is returned whole
 // even when it exceeds both limits, so that a consumer always progresses.
-func (b *broker) readFetch(req *wire.FetchRequest) (resp *wire.FetchResponse, n int, failed bool, bounds []int64) {
+// The broker's fetch memory caps max_bytes too (as Kafka's broker config
+// fetch.max.bytes does), and is reserved for the response's bytes before
+// the first partition with data is read.
+func (b *broker) readFetch(ctx context.Context, req *wire.FetchRequest) (resp *wire.FetchResponse, n int, failed bool, bounds []int64, held *fetchReservation) {
 	resp = &wire.FetchResponse{Version: req.Version, Topics: make([]wire.FetchTopicResponse, len(req.Topics))}
 	budget := int(req.MaxBytes)
 	if budget <= 0 {
 		budget = 1 << 30
 	}
+	held = &fetchReservation{mem: b.cfg.fetchMem}
+	if held.mem != nil {
+		budget = int(min(int64(budget), held.mem.limit))
+	}
+	held.want = int64(budget)
 	for i, t := range req.Topics {
 		rt := &resp.Topics[i]
 		rt.Name = t.Name
@@ -171,7 +187,7 @@ func (b *broker) readFetch(req *wire.FetchRequest) (resp *wire.FetchResponse, n 
 		topic, topicOK := b.meta.Topic(t.Name)
 		for j, p := range t.Partitions {
 			pr := &rt.Partitions[j]
-			bound := b.readPartition(req, &topic, topicOK, p, pr, n, budget-n)
+			bound := b.readPartition(ctx, req, &topic, topicOK, p, pr, n, budget-n, held)
 			if pr.ErrorCode != errcode.None {
 				failed = true
 			}
@@ -179,13 +195,60 @@ func (b *broker) readFetch(req *wire.FetchRequest) (resp *wire.FetchResponse, n 
 			bounds = append(bounds, bound)
 		}
 	}
-	return resp, n, failed, bounds
+	held.settle(int64(n))
+	return resp, n, failed, bounds, held
+}
+
+// fetchReservation is the room one read of a fetch holds in the broker's
+// fetch memory (nil mem: unbounded). It is reserved when the first
+// partition with data is about to be read, so a fetch waits for room only
+// while it holds no records.
+type fetchReservation struct {
+	mem      *fetchMemory
+	want     int64 // the response's byte limit: what is reserved
+	reserved int64
+}
+
+// reserve reserves the response's room unless it already is; it reports
+// false when ctx ended first.
+func (r *fetchReservation) reserve(ctx context.Context) bool {
+	if r.mem == nil || r.reserved > 0 {
+		return true
+	}
+	if err := r.mem.acquire(ctx, r.want); err != nil {
+		return false
+	}
+	r.reserved = min(r.want, r.mem.limit)
+	return true
+}
+
+// settle trims the reservation to the n bytes the response holds, or
+// extends it when a first batch larger than the limit made n larger.
+func (r *fetchReservation) settle(n int64) {
+	if r.mem == nil || r.reserved == 0 {
+		return
+	}
+	if n > r.reserved {
+		r.mem.take(n - r.reserved)
+	} else {
+		r.mem.release(r.reserved - n)
+	}
+	r.reserved = n
+}
+
+// release returns the whole reservation.
+func (r *fetchReservation) release() {
+	if r.mem != nil {
+		r.mem.release(r.reserved)
+	}
+	r.reserved = 0
 }
 
 // readPartition fills pr for one partition with at most limit bytes (see
 // readFetch for the first-batch rule; have is the response's bytes so far)
-// and returns the partition's readable end, or -1 if it failed.
-func (b *broker) readPartition(req *wire.FetchRequest, topic *metadata.Topic, topicOK bool, p wire.FetchPartition, pr *wire.FetchPartitionResponse, have, limit int) int64 {
+// and returns the partition's readable end, or -1 if it failed. Before
+// reading records it makes sure held has room reserved.
+func (b *broker) readPartition(ctx context.Context, req *wire.FetchRequest, topic *metadata.Topic, topicOK bool, p wire.FetchPartition, pr *wire.FetchPartitionResponse, have, limit int, held *fetchReservation) int64 {
 	*pr = wire.FetchPartitionResponse{
 		Partition: p.Partition, HighWatermark: -1, LastStableOffset: -1, LogStartOffset: -1,
 		PreferredReadReplica: -1, Records: []byte{},
@@ -223,6 +286,9 @@ func (b *broker) readPartition(req *wire.FetchRequest, topic *metadata.Topic, to
 	}
 	if have > 0 && limit <= 0 {
 		return bound
+	}
+	if p.FetchOffset >= pr.LogStartOffset && p.FetchOffset < bound && !held.reserve(ctx) {
+		return bound // shutting down: answer with what the response has
 	}
 	data, err := l.Read(p.FetchOffset, max(limit, 0), bound)
 	if err != nil {

@@ -36,6 +36,18 @@ type config struct {
 	// are filled in from the fields above).
 	Handler produce.Config
 
+	// FetchMemory bounds the record bytes of Fetch responses being
+	// assembled at once, across connections; it also caps one response,
+	// as Kafka's fetch.max.bytes does (-fetch-memory).
+	FetchMemory int64
+	// MemoryLimit is the Go runtime's soft memory limit: memoryLimitAuto
+	// derives it from the memory budgets (memoryLimitFor), memoryLimitOff
+	// leaves the runtime's own (GOMEMLIMIT, or none) (-memory-limit).
+	MemoryLimit int64
+	// fetchMem is the FetchMemory budget every fetch of the broker
+	// reserves from, made by finish.
+	fetchMem *fetchMemory
+
 	// The transaction coordinator's settings (txn.Options).
 	TxnMaxTimeout    time.Duration // largest transaction timeout a producer may ask for
 	TxnAbortInterval time.Duration // how often transactions past their timeout are aborted
@@ -76,6 +88,9 @@ func defaultConfig() config {
 		LogLevel:   slog.LevelInfo,
 		Handler:    brokerHandlerConfig(),
 
+		FetchMemory: defaultFetchMemory,
+		MemoryLimit: memoryLimitAuto,
+
 		TxnMaxTimeout:    txn.DefaultMaxTransactionTimeout,
 		TxnAbortInterval: txn.DefaultAbortTimedOutInterval,
 
@@ -115,6 +130,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&h.CompressionType, "compression-type", h.CompressionType, "`codec` for topics whose compression.type is producer: producer keeps the client's codec; none, gzip, snappy, lz4 or zstd recompress")
 	fs.DurationVar(&h.RequestTimeout, "request-timeout", h.RequestTimeout, "longest a produce request waits for buffer memory and, with acks=all, for durability")
 	fs.Var(byteSize{&h.BufferMemory}, "buffer-memory", "most record `bytes` requests in flight may hold at once (suffixes KiB, MiB, GiB)")
+	fs.Var(byteSize{&cfg.FetchMemory}, "fetch-memory", "most record `bytes` of Fetch responses assembled at once, across connections; also the largest response (Kafka fetch.max.bytes)")
+	fs.Var(memoryLimitFlag{&cfg.MemoryLimit}, "memory-limit", "Go soft memory `limit`: auto (derived from -buffer-memory and -fetch-memory), off (GOMEMLIMIT or none), or bytes")
 	fs.DurationVar(&cfg.TxnMaxTimeout, "transaction-max-timeout", cfg.TxnMaxTimeout, "largest transaction timeout InitProducerId accepts (Kafka transaction.max.timeout.ms)")
 	fs.DurationVar(&cfg.TxnAbortInterval, "transaction-abort-interval", cfg.TxnAbortInterval, "how often transactions older than their timeout are aborted (Kafka transaction.abort.timed.out.transaction.cleanup.interval.ms)")
 	fs.DurationVar(&cfg.GroupMinSession, "group-min-session-timeout", cfg.GroupMinSession, "smallest consumer session timeout JoinGroup accepts (Kafka group.min.session.timeout.ms)")
@@ -189,6 +206,10 @@ func (c *config) finish() error {
 	if c.GroupInitialDelay < 0 {
 		return fmt.Errorf("-group-initial-rebalance-delay %v: must not be negative", c.GroupInitialDelay)
 	}
+	if c.FetchMemory < minFetchMemory {
+		return fmt.Errorf("-fetch-memory %d: must be at least %s", c.FetchMemory, formatBytes(minFetchMemory))
+	}
+	c.fetchMem = newFetchMemory(c.FetchMemory)
 	c.Handler.NodeID = c.NodeID
 	c.Handler.DataDir = filepath.Join(abs, logsDir)
 	if err := c.Handler.Validate(); err != nil {
