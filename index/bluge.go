@@ -44,6 +44,14 @@ type BlugeOptions struct {
 	// Default 10.
 	SegmentsPerTier int
 
+	// SegmentsPerMerge is how many segments one merge combines (bluge's
+	// SegmentsPerMergeTask), at most SegmentsPerTier. A merge reads its
+	// inputs through their memory maps (resident while it runs) and
+	// builds each merged field's term dictionary in memory, so its memory
+	// grows with the inputs' size; merging fewer at a time bounds it at
+	// the cost of rewriting documents a few more times. Default 4.
+	SegmentsPerMerge int
+
 	// MergeConcurrency is how many segment merges run at once across all
 	// partitions. A merge holds each merged field's whole term
 	// dictionary in memory while it writes it (ice builds it in a
@@ -75,6 +83,9 @@ func (o *BlugeOptions) withDefaults() BlugeOptions {
 	if c.SegmentsPerTier == 0 {
 		c.SegmentsPerTier = 10
 	}
+	if c.SegmentsPerMerge == 0 {
+		c.SegmentsPerMerge = min(4, c.SegmentsPerTier)
+	}
 	if c.MergeConcurrency == 0 {
 		c.MergeConcurrency = 1
 	}
@@ -98,6 +109,9 @@ func (o *BlugeOptions) Validate() error {
 	}
 	if o.SegmentsPerTier < 0 || (o.SegmentsPerTier > 0 && o.SegmentsPerTier < 2) || o.SegmentsPerTier > 100 {
 		errs = append(errs, fmt.Errorf("SegmentsPerTier %d must be between 2 and 100", o.SegmentsPerTier))
+	}
+	if o.SegmentsPerMerge < 0 || o.SegmentsPerMerge == 1 || o.SegmentsPerMerge > 100 || (o.SegmentsPerMerge > 0 && o.SegmentsPerTier > 0 && o.SegmentsPerMerge > o.SegmentsPerTier) {
+		errs = append(errs, fmt.Errorf("SegmentsPerMerge %d must be between 2 and SegmentsPerTier", o.SegmentsPerMerge))
 	}
 	if o.MergeConcurrency < 0 || o.MergeConcurrency > 1024 {
 		errs = append(errs, fmt.Errorf("MergeConcurrency %d must be between 0 and 1024", o.MergeConcurrency))
@@ -351,6 +365,16 @@ func (x *Bluge) partition(topic string, id int32, create bool) (*bpart, error) {
 	return p, nil
 }
 
+// mergeFloorDocs is the segment size, in documents, below which the merge
+// planner treats segments as equal (bluge's FloorSegmentSize, 2000 by
+// default). With 2000, every segment of a batch of large records (a 2 MiB
+// batch of 16 KiB records holds 128) counts as tiny, and the planner
+// merges each new one with all the others until they reach 2000
+// documents: tens of MiB rewritten per batch, and read whole by each
+// merge. Fresh segments of a few dozen documents (a trickle) are still
+// merged eagerly.
+const mergeFloorDocs = 100
+
 // allDocsField is the virtual field match_all reads (as bluge sets it up).
 var allDocsField = func() *bluge.TermField {
 	f := bluge.NewKeywordField("", "")
@@ -381,7 +405,7 @@ func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
 	cfg := blugeindex.DefaultConfigWithDirectory(func() blugeindex.Directory {
 		return &syncedDirectory{FileSystemDirectory: blugeindex.NewFileSystemDirectory(dir), path: dir, merges: x.merges}
 	})
-	cfg = cfg.WithSegmentPlugin(&blugeindex.SegmentPlugin{Type: ice.Type, Version: ice.Version, New: newSegment, Load: ice.Load, Merge: ice.Merge})
+	cfg = cfg.WithSegmentPlugin(&blugeindex.SegmentPlugin{Type: ice.Type, Version: ice.Version, New: newSegment, Load: loadSegment, Merge: ice.Merge})
 	cfg = cfg.WithUnsafeBatches().
 		WithVirtualField(allDocsField).
 		WithNormCalc(normFor).
@@ -395,7 +419,8 @@ func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
 	cfg.MinSegmentsForInMemoryMerge = 8
 	cfg.MergePlanOptions = mergeplan.DefaultMergePlanOptions
 	cfg.MergePlanOptions.MaxSegmentsPerTier = x.opts.SegmentsPerTier
-	cfg.MergePlanOptions.SegmentsPerMergeTask = x.opts.SegmentsPerTier
+	cfg.MergePlanOptions.SegmentsPerMergeTask = x.opts.SegmentsPerMerge
+	cfg.MergePlanOptions.FloorSegmentSize = mergeFloorDocs
 	logger := x.opts.Logger
 	cfg.AsyncError = func(err error) {
 		p.asyncErr.Store(&err)
@@ -461,7 +486,9 @@ func readCheckpoint(w *blugeindex.Writer, dir string) (checkpointRecord, bool, e
 // every snapshot file, so that the names of the new segment and snapshot
 // files survive a power failure too (bluge fsyncs only file contents). It
 // also runs merges (bluge writes a merged segment by persisting the
-// merger) only while holding one of the index's merge tokens.
+// merger) only while holding one of the index's merge tokens, and releases
+// the mapped pages of segment files after loading and after merging them
+// (bluge_mmap.go).
 type syncedDirectory struct {
 	*blugeindex.FileSystemDirectory
 	path   string
@@ -476,6 +503,7 @@ func (d *syncedDirectory) Persist(kind string, id uint64, w blugeindex.WriterTo,
 		case <-closeCh:
 			return segment.ErrClosed
 		}
+		defer releaseDir(d.path) // the inputs, read whole
 	}
 	if err := d.FileSystemDirectory.Persist(kind, id, w, closeCh); err != nil {
 		return err
@@ -562,6 +590,7 @@ func (x *Bluge) Index(ctx context.Context, b *Batch) error {
 	}
 	err = p.w.Batch(batch)
 	p.stateMu.RUnlock()
+	releaseDir(p.dir) // what the checkpoint's replacement read in every segment
 	for _, d := range bdocs {
 		d.release()
 	}

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -195,5 +199,75 @@ func TestBlugeMaxUnpersistedBytes(t *testing.T) {
 	}
 	if err := <-waiting; !errors.Is(err, ErrClosed) {
 		t.Fatalf("Index waiting for the persisters when the index closed: %v, want ErrClosed", err)
+	}
+}
+
+// segmentFilesResident returns the resident and mapped KiB of the
+// process's mappings of .seg files (Linux /proc/self/smaps).
+func segmentFilesResident(t *testing.T) (rss, size int) {
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Skipf("no /proc/self/smaps: %v", err)
+	}
+	seg := false
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-"):
+			seg = len(f) >= 6 && strings.HasSuffix(f[5], ".seg")
+		case seg && len(f) >= 2 && f[0] == "Rss:":
+			n, _ := strconv.Atoi(f[1])
+			rss += n
+		case seg && len(f) >= 2 && f[0] == "Size:":
+			n, _ := strconv.Atoi(f[1])
+			size += n
+		}
+	}
+	return rss, size
+}
+
+// TestLoadedSegmentsNotResident checks that segment files, mapped by
+// bluge, are not left resident by loading them or by the Index calls that
+// follow (each reads every segment of its partition), and are still read
+// right.
+func TestLoadedSegmentsNotResident(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("releasing mapped pages is done on Linux")
+	}
+	x, err := OpenBluge(t.TempDir(), BlugeOptions{PersistDelay: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	c := benchCorpus()
+	for round := range 3 {
+		for p := range int32(3) {
+			b := &Batch{Topic: "res", Partition: p}
+			for i := round * 1000; i < (round+1)*1000; i++ {
+				b.Docs = append(b.Docs, Document{Offset: int64(i), Timestamp: c.ts[i], Key: c.keys[i], Value: c.docs[i]})
+			}
+			b.Next = int64(round+1) * 1000
+			if err := x.Index(context.Background(), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := x.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		rss, size := segmentFilesResident(t)
+		t.Logf("after %d batches per partition: segment files %d KiB mapped, %d KiB resident", round+1, size, rss)
+		if size == 0 {
+			t.Fatal("no segment file is mapped after Flush")
+		}
+		if rss > size/4 {
+			t.Errorf("%d of %d KiB of mapped segment files resident", rss, size)
+		}
+	}
+	res, err := x.Search(context.Background(), "res", &Request{Query: &MatchAllQuery{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Total != 9000 {
+		t.Fatalf("%d documents found, want 9000", res.Total)
 	}
 }

@@ -38,9 +38,10 @@ type PipelineOptions struct {
 	Workers int
 
 	// BatchDocs and BatchBytes bound one Index call: at most this many
-	// records, or record bytes. Defaults 2048 and 4 MiB: large enough to
-	// amortise segment building, small enough to keep freshness well
-	// under a second.
+	// records, or record bytes. Defaults 2048 and 2 MiB: large enough to
+	// amortise segment building (2048 log records of 1 KiB fill it),
+	// small enough to keep freshness well under a second and a batch's
+	// indexing memory bounded.
 	BatchDocs  int
 	BatchBytes int
 
@@ -52,7 +53,7 @@ type PipelineOptions struct {
 	// nothing waits for room, one already holding part of a batch ends
 	// the batch instead, so workers never wait for each other while
 	// holding memory. A record batch cannot be split, so each worker may
-	// pass the bound by one record batch. Default 4 MiB: one batch of
+	// pass the bound by one record batch. Default 2 MiB: one batch of
 	// BatchBytes, or smaller ones of several workers. The Indexer needs
 	// working memory on top (Bluge: a few times the batch's bytes while
 	// it analyses them and builds the segment).
@@ -111,10 +112,10 @@ func (o PipelineOptions) withDefaults() PipelineOptions {
 		o.BatchDocs = 2048
 	}
 	if o.BatchBytes == 0 {
-		o.BatchBytes = 4 << 20
+		o.BatchBytes = 2 << 20
 	}
 	if o.BufferMemory == 0 {
-		o.BufferMemory = 4 << 20
+		o.BufferMemory = 2 << 20
 	}
 	if o.PollInterval == 0 {
 		o.PollInterval = 50 * time.Millisecond

@@ -377,6 +377,7 @@ type segmentWatch struct {
 	violations []string
 	last       archiveState
 	lastErr    error
+	stable     bool // the last two observations were the same
 	polls      int
 }
 
@@ -444,6 +445,11 @@ func (w *segmentWatch) poll(ctx context.Context) {
 		if present[base] {
 			continue
 		}
+		// A listing of a directory being changed may miss entries: only
+		// a file that is gone when asked by name counts as gone.
+		if _, err := os.Stat(filepath.Join(w.logDir, fmt.Sprintf("%020d%s", base, segment.LogSuffix))); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
 		if _, ok := w.goneAt[base]; !ok {
 			w.goneAt[base] = now
 		}
@@ -460,11 +466,18 @@ func (w *segmentWatch) poll(ctx context.Context) {
 			st.sizes[base] = size
 		}
 	}
+	w.stable = w.lastErr == nil && slices.Equal(st.local, w.last.local) && sameKeys(st.objects, w.last.objects)
 	w.last = st
 }
 
+// sameKeys reports whether two observations list the same objects.
+func sameKeys(a, b map[int64]*blob.ListObject) bool {
+	return slices.Equal(slices.Sorted(maps.Keys(a)), slices.Sorted(maps.Keys(b)))
+}
+
 // waitArchived waits until every segment below the active one is archived
-// and no longer local, then stops the polling; it fails the test after
+// and no longer local, in two observations in a row (a directory listing
+// taken while files come and go may miss some), then stops the polling; it fails the test after
 // tierWait or at the first violation.
 func (w *segmentWatch) waitArchived(t *testing.T) archiveState {
 	t.Helper()
@@ -472,11 +485,12 @@ func (w *segmentWatch) waitArchived(t *testing.T) archiveState {
 	for {
 		w.mu.Lock()
 		st, err, violations, polls, removed := w.last, w.lastErr, slices.Clone(w.violations), w.polls, len(w.goneAt)
+		stable := w.stable
 		w.mu.Unlock()
 		if len(violations) > 0 {
 			t.Fatalf("after %d polls: %s", polls, strings.Join(violations, "; "))
 		}
-		if err == nil && archiveComplete(st) {
+		if err == nil && stable && archiveComplete(st) {
 			w.stop()
 			t.Logf("archive complete after %d polls: %d objects, local segments %v, %d seen removed after their upload", polls, len(st.objects), st.local, removed)
 			return st
@@ -584,7 +598,11 @@ func checkArchive(t *testing.T, storeURL, keyPrefix string, st archiveState, w *
 		t.Fatalf("tier listing: %v", err)
 	}
 	if len(segs) != len(st.objects) {
-		t.Fatalf("tier lists %d segments, gocloud %d objects", len(segs), len(st.objects))
+		bases := make([]int64, len(segs))
+		for i, s := range segs {
+			bases[i] = s.BaseOffset
+		}
+		t.Fatalf("tier lists %d segments %v, gocloud %d objects %v", len(segs), bases, len(st.objects), slices.Sorted(maps.Keys(st.objects)))
 	}
 	next := int64(0)
 	for _, s := range segs {

@@ -18,7 +18,7 @@ import (
 // indexes, the binary's own data) and what each path allocates around the
 // bytes it holds.
 const (
-	defaultFetchMemory = 4 << 20
+	defaultFetchMemory = 2 << 20
 	minFetchMemory     = 64 << 10
 
 	// memoryBase is the allowance the derived memory limit adds to the
