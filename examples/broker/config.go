@@ -115,7 +115,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	h := &cfg.Handler
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "Kafka listener `address` (host:port; port 0 picks a free port)")
 	fs.StringVar(&cfg.AdvertisedAddr, "advertised-addr", "", "`host:port` clients are told to connect to in Metadata responses (default: the actual listen address)")
-	fs.StringVar(&cfg.HTTP, "http", cfg.HTTP, "HTTP listener `address` for /healthz, /metrics and key lookups (\"none\" disables it)")
+	fs.StringVar(&cfg.HTTP, "http", cfg.HTTP, "HTTP listener `address` (\"none\" disables it) for GET /healthz, GET /metrics, key lookups GET /{topic}/_key/{key}, and the search API: GET|POST /{topic}/_search (?q= or an Elasticsearch body), GET|POST /{topic}/_count, GET /{topic}/_doc/{id}, POST /{topic}/_rebuild, GET /_cat/indices")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`: metadata.db, logs/ and, by default, objects/")
 	fs.StringVar(&cfg.Storage, "storage", "", "object store `URL` that sealed segments are archived to, e.g. s3://bucket?region=us-east-1 (default file://<abs data>/"+objectsDir+"?create_dir=true; \"none\" disables the tier)")
 	nodeID := fs.Int("node-id", int(cfg.NodeID), "this broker's node `id`")
