@@ -31,7 +31,7 @@ var (
 	flagBrokerRace      = flag.Bool("broker-race", false, "build the broker with the race detector")
 	flagKeep            = flag.Bool("keep", false, "keep data directories and broker logs (their paths are logged)")
 	flagOverloadClients = flag.Int("overload-clients", 8, "overload: producer clients (connections) of the load generator")
-	flagOverloadStrict  = flag.Bool("overload.strict", false, "fail TestOverload when the broker's RSS exceeds buffer memory + 128 MiB (a known defect, see RELIABILITY.md)")
+	flagOverloadStrict  = flag.Bool("overload.strict", true, "fail TestOverload when the broker's RSS exceeds buffer memory + 128 MiB (false only logs it)")
 	flagReplay          = flag.Int("replay", -1, "network fuzz: send only input number N of -seed, -inputs times")
 )
 

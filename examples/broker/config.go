@@ -36,6 +36,9 @@ type config struct {
 	// are filled in from the fields above).
 	Handler produce.Config
 
+	// Index tunes the search index (index_flags.go).
+	Index indexConfig
+
 	// FetchMemory bounds the record bytes of Fetch responses being
 	// assembled at once, across connections; it also caps one response,
 	// as Kafka's fetch.max.bytes does (-fetch-memory).
@@ -87,6 +90,7 @@ func defaultConfig() config {
 		AutoCreate: true,
 		LogLevel:   slog.LevelInfo,
 		Handler:    brokerHandlerConfig(),
+		Index:      defaultIndexConfig(),
 
 		FetchMemory: defaultFetchMemory,
 		MemoryLimit: memoryLimitAuto,
@@ -116,7 +120,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "Kafka listener `address` (host:port; port 0 picks a free port)")
 	fs.StringVar(&cfg.AdvertisedAddr, "advertised-addr", "", "`host:port` clients are told to connect to in Metadata responses (default: the actual listen address)")
 	fs.StringVar(&cfg.HTTP, "http", cfg.HTTP, "HTTP listener `address` (\"none\" disables it) for GET /healthz, GET /metrics, key lookups GET /{topic}/_key/{key}, and the search API: GET|POST /{topic}/_search (?q= or an Elasticsearch body), GET|POST /{topic}/_count, GET /{topic}/_doc/{id}, POST /{topic}/_rebuild, GET /_cat/indices")
-	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`: metadata.db, logs/ and, by default, objects/")
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data `directory`: metadata.db, logs/, index/ (with indexing on) and, by default, objects/")
 	fs.StringVar(&cfg.Storage, "storage", "", "object store `URL` that sealed segments are archived to, e.g. s3://bucket?region=us-east-1 (default file://<abs data>/"+objectsDir+"?create_dir=true; \"none\" disables the tier)")
 	nodeID := fs.Int("node-id", int(cfg.NodeID), "this broker's node `id`")
 	partitions := fs.Int("partitions", int(cfg.Partitions), "partition `count` of auto-created topics")
@@ -137,6 +141,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&cfg.GroupMinSession, "group-min-session-timeout", cfg.GroupMinSession, "smallest consumer session timeout JoinGroup accepts (Kafka group.min.session.timeout.ms)")
 	fs.DurationVar(&cfg.GroupMaxSession, "group-max-session-timeout", cfg.GroupMaxSession, "largest consumer session timeout JoinGroup accepts (Kafka group.max.session.timeout.ms)")
 	fs.DurationVar(&cfg.GroupInitialDelay, "group-initial-rebalance-delay", cfg.GroupInitialDelay, "how long the first rebalance of an empty group waits for more members (Kafka group.initial.rebalance.delay.ms)")
+	cfg.Index.registerFlags(fs)
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -208,6 +213,9 @@ func (c *config) finish() error {
 	}
 	if c.FetchMemory < minFetchMemory {
 		return fmt.Errorf("-fetch-memory %d: must be at least %s", c.FetchMemory, formatBytes(minFetchMemory))
+	}
+	if err := c.Index.check(); err != nil {
+		return err
 	}
 	c.fetchMem = newFetchMemory(c.FetchMemory)
 	c.Handler.NodeID = c.NodeID
