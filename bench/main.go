@@ -265,7 +265,7 @@ func execute(ctx context.Context, o options, logOut io.Writer) (*report, error) 
 				res.Skipped = "not run (-inprocess=false)"
 				break
 			}
-			if res.InProc, err = runInProcess(ctx, o.repo, o.runs, "2s"); err != nil {
+			if res.InProc, err = runInProcess(ctx, o.repo, o.runs, inProcessBenchtime); err != nil {
 				res.Skipped = "could not run: " + firstLine(err.Error())
 				b.logf("%s: %v", w.ID, err)
 			}

@@ -261,7 +261,7 @@ func (h *Handler) partition(t *metadata.Topic, index int32) (*partition, error) 
 		}
 		opts.Archiver = a
 	}
-	p := &partition{topic: t.Name, index: index, dir: dir, fs: h.fs, lastExpiry: h.now()}
+	p := &partition{topic: t.Name, index: index, label: t.Name + "-" + strconv.Itoa(int(index)), dir: dir, fs: h.fs, lastExpiry: h.now()}
 	opts.OnEvent = func(e segment.Event) {
 		switch e.(type) {
 		case segment.SegmentCreated:

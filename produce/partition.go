@@ -22,6 +22,7 @@ import (
 type partition struct {
 	topic string
 	index int32
+	label string // "<topic>-<index>", as Kafka names a partition in messages
 	dir   string
 	fs    vfs.FS
 	log   *segment.Log

@@ -257,7 +257,8 @@ func (h *Handler) appendJob(info RequestInfo, req *wire.ProduceRequest, j *job, 
 		return scratch
 	}
 
-	v := h.validator(t, j.resp.Partition)
+	vv := h.validator(t, p)
+	v := &vv
 	var res record.BatchResult
 	if req.Version < 3 && !isV2(j.records) {
 		// A legacy message's attributes byte follows its offset, size,
@@ -298,7 +299,10 @@ func (h *Handler) appendJob(info RequestInfo, req *wire.ProduceRequest, j *job, 
 			return h.verifier.Verify(txnID, pid, epoch, topic, index)
 		}
 	}
-	r, err := p.append(b, &res.Header, segment.AppendInfo{MaxTimestamp: record.ReadHeader(b).MaxTimestamp, Keys: res.Keys},
+	// Every batch here has a valid CRC: validated as received, or
+	// recomputed by Rebuild or SetMaxTimestamp after a change.
+	ai := segment.AppendInfo{MaxTimestamp: record.ReadHeader(b).MaxTimestamp, Keys: res.Keys, CRCChecked: true}
+	r, err := p.append(b, &res.Header, ai,
 		h.cfg.ProducerIDExpiration, h.now(), verify)
 	if err != nil {
 		answerValidation(j, p, err)

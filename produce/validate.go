@@ -1,16 +1,14 @@
 package produce
 
 import (
-	"strconv"
-
 	"github.com/chronik-go/chronik/compress"
 	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/record"
 )
 
 // validator returns the record.Validator for a topic's settings now.
-func (h *Handler) validator(t *metadata.Topic, partition int32) *record.Validator {
-	return &record.Validator{
+func (h *Handler) validator(t *metadata.Topic, p *partition) record.Validator {
+	return record.Validator{
 		Now:                  h.now().UnixMilli(),
 		MaxMessageBytes:      int(t.Config.MaxMessageBytes),
 		LogAppendTime:        t.Config.TimestampType == metadata.TimestampLogAppendTime,
@@ -18,7 +16,7 @@ func (h *Handler) validator(t *metadata.Topic, partition int32) *record.Validato
 		TimestampBeforeMaxMs: t.Config.TimestampBeforeMaxMs,
 		TimestampAfterMaxMs:  t.Config.TimestampAfterMaxMs,
 		Limit:                h.cfg.MaxDecompressedBatchBytes,
-		Partition:            t.Name + "-" + strconv.Itoa(int(partition)),
+		Partition:            p.label,
 		CollectKeys:          true,
 	}
 }

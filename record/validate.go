@@ -107,6 +107,11 @@ func (v *Validator) ValidateBatch(b []byte, scratch []byte) (res BatchResult, sc
 		return res, scratch, err
 	}
 	res = BatchResult{Header: h, Batch: b[:h.Size():h.Size()], MaxTimestamp: NoTimestamp, OffsetsInOrder: true}
+	if v.CollectKeys && h.NumRecords > 0 {
+		// The count is the client's claim (the walk checks it): reserve
+		// at most 4096 slots on its word.
+		res.Keys = make([][]byte, 0, min(int(h.NumRecords), 4096))
+	}
 	batchLAT := h.LogAppendTime()
 	scratch, err = WalkBatch(b, &h, scratch, v.Limit, func(i int, r *Record) error {
 		ts := h.Timestamp(r)

@@ -70,6 +70,10 @@ type AppendInfo struct {
 	// the header field (which recovery reads back); a non-zero value that
 	// differs from it makes Append fail with InvalidBatchError.
 	MaxTimestamp int64
+	// CRCChecked says the caller verified the batch's CRC (or computed it)
+	// after its last change to the bytes the CRC covers; Append then checks
+	// the framing only, instead of computing the CRC a second time.
+	CRCChecked bool
 	// Keys are the record keys, for the bloom filter (null keys may be nil
 	// entries or left out). A nil slice means "not collected": the log then
 	// walks the batch itself, decompressing it if needed. A non-nil empty
@@ -124,7 +128,7 @@ type Stats struct {
 // RECORD_LIST_TOO_LARGE), the sticky *StorageError after any failed write
 // or fsync, ErrClosed.
 func (l *Log) Append(batch []byte, info AppendInfo) (int64, error) {
-	h, err := checkAppend(batch)
+	h, err := checkAppend(batch, !info.CRCChecked)
 	if err != nil {
 		return -1, err
 	}
@@ -186,8 +190,9 @@ func (l *Log) Append(batch []byte, info AppendInfo) (int64, error) {
 	return base, nil
 }
 
-// checkAppend checks that b is exactly one v2 batch with a valid CRC.
-func checkAppend(b []byte) (record.Header, error) {
+// checkAppend checks that b is exactly one v2 batch, with a valid CRC when
+// checkCRC is set.
+func checkAppend(b []byte, checkCRC bool) (record.Header, error) {
 	if len(b) < record.HeaderSize {
 		return record.Header{}, &InvalidBatchError{fmt.Sprintf("%d bytes, shorter than a batch header", len(b))}
 	}
@@ -198,7 +203,7 @@ func checkAppend(b []byte) (record.Header, error) {
 	if h.Size() != len(b) {
 		return h, &InvalidBatchError{fmt.Sprintf("batch length says %d bytes, got %d", h.Size(), len(b))}
 	}
-	if !record.CRCValid(b) {
+	if checkCRC && !record.CRCValid(b) {
 		return h, &InvalidBatchError{"CRC mismatch"}
 	}
 	return h, nil
