@@ -8,7 +8,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chronik-go/chronik/wire"
@@ -59,8 +61,16 @@ type ConnConfig struct {
 	// limit if need be; see frameChargeStep. Handler.ConnConfig sets it to
 	// the handler's buffer memory.
 	Memory MemoryBudget
-	Logger *slog.Logger
+	// IdleTimeout closes a connection on which no request byte arrived
+	// for this long while no response was pending (Kafka's
+	// connections.max.idle.ms). 0 means the default, 10 minutes; a
+	// negative value keeps idle connections open.
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
 }
+
+// DefaultIdleTimeout is Kafka's default connections.max.idle.ms.
+const DefaultIdleTimeout = 10 * time.Minute
 
 // MemoryBudget is a byte budget that ServeConn charges request frames to.
 type MemoryBudget interface {
@@ -108,10 +118,14 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
 	defer c.Close()
 
 	// Stop reading when ctx is cancelled: a past read deadline unblocks Read.
-	stopRead := context.AfterFunc(ctx, func() { _ = c.SetReadDeadline(time.Unix(1, 0)) })
+	rd := &readDeadline{c: c}
+	stopRead := context.AfterFunc(ctx, rd.stop)
 	defer stopRead()
 
 	dctx := ctx
@@ -120,6 +134,9 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 	}
 	replies := make(chan Reply, cfg.MaxInFlight)
 	slots := make(chan struct{}, cfg.MaxInFlight)
+	// The reader holds a slot for the frame it reads; more slots taken
+	// mean requests waiting for their responses: the client is not idle.
+	ir := &idleReader{c: c, rd: rd, timeout: cfg.IdleTimeout, busy: func() bool { return len(slots) > 1 }}
 	var wg sync.WaitGroup
 	var writeErr error
 	wg.Add(1)
@@ -139,12 +156,13 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 					writeErr = err
 					_ = c.Close() // unblocks the reader
 				}
+				ir.wrote()
 			}
 			if closeConn {
 				// Stop the reader; the connection is closed once every
 				// response before this one is delivered (lingerClose).
 				writeErr = errClosedByServer
-				_ = c.SetReadDeadline(time.Unix(1, 0))
+				rd.stop()
 			}
 		}
 	}()
@@ -165,7 +183,7 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 			case <-rctx.Done():
 				return
 			}
-			f, err := readFrame(rctx, c, cfg)
+			f, err := readFrame(rctx, ir, cfg)
 			if err != nil {
 				<-slots
 				readErr = err
@@ -193,7 +211,7 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 	if dispatchErr != nil {
 		// Stop the reader and give back what the frames it read ahead hold.
 		stopReader()
-		_ = c.SetReadDeadline(time.Unix(1, 0))
+		rd.stop()
 		for f := range frames {
 			f.done(cfg, true)
 			<-slots
@@ -207,6 +225,9 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 	}
 	switch {
 	case ctx.Err() != nil, errors.Is(readErr, io.EOF), errors.Is(readErr, net.ErrClosed), errors.Is(writeErr, errClosedByServer):
+		return nil
+	case errors.Is(readErr, errIdle):
+		cfg.Logger.Debug("closing idle connection", "remote", c.RemoteAddr().String(), "idle_timeout", cfg.IdleTimeout)
 		return nil
 	case writeErr != nil:
 		return writeErr
@@ -261,7 +282,7 @@ const frameChargeStep = 64 << 10
 // readFrame reads one request frame, charging it to cfg.Memory step by
 // step: it waits for room before the body's first byte is read, so that
 // while the budget is exhausted no new request is taken in.
-func readFrame(ctx context.Context, c net.Conn, cfg ConnConfig) (frame, error) {
+func readFrame(ctx context.Context, c io.Reader, cfg ConnConfig) (frame, error) {
 	n, err := wire.ReadFrameSize(c, cfg.MaxFrameBytes)
 	if err != nil {
 		return frame{}, err
@@ -313,7 +334,93 @@ func (f frame) done(cfg ConnConfig, recycle bool) {
 	}
 }
 
-var errClosedByServer = errors.New("produce: connection closed after a failed acks=0 request")
+var (
+	errClosedByServer = errors.New("produce: connection closed after a failed acks=0 request")
+	errIdle           = errors.New("produce: connection idle")
+)
+
+// readDeadline owns the connection's read deadline: the reader arms it
+// before each read (the idle timeout), and stop sets it in the past for
+// good, unblocking a read in progress, so that a later arm cannot undo a
+// stop.
+type readDeadline struct {
+	c       net.Conn
+	mu      sync.Mutex
+	stopped bool
+}
+
+// arm sets the deadline of the next read d from now, or none when d <= 0.
+// It reports false once stopped.
+func (r *readDeadline) arm(d time.Duration) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return false
+	}
+	var t time.Time
+	if d > 0 {
+		t = time.Now().Add(d)
+	}
+	_ = r.c.SetReadDeadline(t)
+	return true
+}
+
+// stop ends reading: a read in progress or to come fails at once.
+func (r *readDeadline) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	_ = r.c.SetReadDeadline(time.Unix(1, 0))
+}
+
+// idleReader reads the connection for ServeConn's reader, failing with
+// errIdle when no byte arrives for timeout while busy reports no request
+// waiting for its response (a client waiting for a slow answer, such as an
+// acks=all produce or a long-polling fetch, is not idle; Kafka's
+// connections.max.idle.ms counts neither reads nor writes).
+type idleReader struct {
+	c         net.Conn
+	rd        *readDeadline
+	timeout   time.Duration
+	busy      func() bool
+	lastWrite atomic.Int64 // UnixNano of the last response written
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	wait := r.timeout
+	for {
+		if !r.rd.arm(wait) {
+			return 0, net.ErrClosed
+		}
+		n, err := r.c.Read(p)
+		if n > 0 || err == nil || !r.rd.expired(err) {
+			return n, err
+		}
+		wait = r.timeout
+		if r.busy() {
+			continue
+		}
+		// Idle since the last response went out, not since this read began.
+		if since := time.Since(time.Unix(0, r.lastWrite.Load())); since < r.timeout {
+			wait = r.timeout - since
+			continue
+		}
+		return 0, errIdle
+	}
+}
+
+// wrote records a response written: activity that restarts the idle time.
+func (r *idleReader) wrote() { r.lastWrite.Store(time.Now().UnixNano()) }
+
+// expired reports whether err is the idle deadline passing (not a stop).
+func (r *readDeadline) expired(err error) bool {
+	if !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.stopped
+}
 
 // DispatchProduce is the Dispatcher step for a Produce request (API key 0):
 // it decodes the body, appends through Begin, and returns a Reply whose
