@@ -36,9 +36,6 @@ type config struct {
 	// are filled in from the fields above).
 	Handler produce.Config
 
-	// Index tunes the search index (index_flags.go).
-	Index indexConfig
-
 	// FetchMemory bounds the record bytes of Fetch responses being
 	// assembled at once, across connections; it also caps one response,
 	// as Kafka's fetch.max.bytes does (-fetch-memory).
@@ -90,7 +87,6 @@ func defaultConfig() config {
 		AutoCreate: true,
 		LogLevel:   slog.LevelInfo,
 		Handler:    brokerHandlerConfig(),
-		Index:      defaultIndexConfig(),
 
 		FetchMemory: defaultFetchMemory,
 		MemoryLimit: memoryLimitAuto,
@@ -141,7 +137,6 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&cfg.GroupMinSession, "group-min-session-timeout", cfg.GroupMinSession, "smallest consumer session timeout JoinGroup accepts (Kafka group.min.session.timeout.ms)")
 	fs.DurationVar(&cfg.GroupMaxSession, "group-max-session-timeout", cfg.GroupMaxSession, "largest consumer session timeout JoinGroup accepts (Kafka group.max.session.timeout.ms)")
 	fs.DurationVar(&cfg.GroupInitialDelay, "group-initial-rebalance-delay", cfg.GroupInitialDelay, "how long the first rebalance of an empty group waits for more members (Kafka group.initial.rebalance.delay.ms)")
-	cfg.Index.registerFlags(fs)
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -213,9 +208,6 @@ func (c *config) finish() error {
 	}
 	if c.FetchMemory < minFetchMemory {
 		return fmt.Errorf("-fetch-memory %d: must be at least %s", c.FetchMemory, formatBytes(minFetchMemory))
-	}
-	if err := c.Index.check(); err != nil {
-		return err
 	}
 	c.fetchMem = newFetchMemory(c.FetchMemory)
 	c.Handler.NodeID = c.NodeID
