@@ -63,6 +63,36 @@ type PipelineOptions struct {
 	// committed data are looked at again. Default 50 ms.
 	PollInterval time.Duration
 
+	// RefreshInterval is the shortest time between the starts of two
+	// turns of a partition that keeps up with its log: records appended
+	// meanwhile wait and are indexed together, in one Index call, as
+	// Elasticsearch makes new documents searchable once per
+	// index.refresh_interval. Every Index call has costs that do not
+	// depend on its size (a segment with a term dictionary per field, its
+	// introduction into the partition's snapshot, later merged with the
+	// others), so a trickle indexed record by record costs several times
+	// more per record than the same records indexed together, and an
+	// indexer that cannot afford that falls behind. A partition with a
+	// backlog is indexed without pause, and one that was idle for
+	// RefreshInterval is indexed at once. Negative: no pause. Default
+	// 100 ms.
+	RefreshInterval time.Duration
+
+	// MaxYield bounds how long an Index call waits for a burst of
+	// appends to end. Indexing takes far more CPU per record than
+	// appending: while records are appended, across all partitions,
+	// faster than BatchDocs per 100 ms and than 4 times the rate the index
+	// has been taking them (the records per second of its recent Index
+	// calls of at least BatchDocs/4 records), the index falls behind
+	// whatever it does, and indexing
+	// during the burst would only take CPU from the produce path (and
+	// from producers on the same machine). So a worker about to index
+	// waits while such a burst lasts, for at most MaxYield, and indexes
+	// the records right after it; under sustained overload it still
+	// indexes a batch after each MaxYield. Default 500 ms; negative: no
+	// wait.
+	MaxYield time.Duration
+
 	// MaxDecompressedBytes caps one batch's decompressed size. Default
 	// 64 MiB.
 	MaxDecompressedBytes int
@@ -95,6 +125,12 @@ func (o *PipelineOptions) Validate() error {
 	if o.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("PollInterval %v is negative", o.PollInterval))
 	}
+	if o.MaxYield > time.Minute {
+		errs = append(errs, fmt.Errorf("MaxYield %v is longer than a minute", o.MaxYield))
+	}
+	if o.RefreshInterval > time.Minute {
+		errs = append(errs, fmt.Errorf("RefreshInterval %v is longer than a minute", o.RefreshInterval))
+	}
 	if o.MaxDecompressedBytes < 0 {
 		errs = append(errs, fmt.Errorf("MaxDecompressedBytes %d is negative", o.MaxDecompressedBytes))
 	}
@@ -120,6 +156,18 @@ func (o PipelineOptions) withDefaults() PipelineOptions {
 	if o.PollInterval == 0 {
 		o.PollInterval = 50 * time.Millisecond
 	}
+	switch {
+	case o.MaxYield == 0:
+		o.MaxYield = defaultMaxYield
+	case o.MaxYield < 0:
+		o.MaxYield = 0
+	}
+	switch {
+	case o.RefreshInterval == 0:
+		o.RefreshInterval = defaultRefreshInterval
+	case o.RefreshInterval < 0:
+		o.RefreshInterval = 0
+	}
 	if o.MaxDecompressedBytes == 0 {
 		o.MaxDecompressedBytes = 64 << 20
 	}
@@ -128,6 +176,12 @@ func (o PipelineOptions) withDefaults() PipelineOptions {
 	}
 	return o
 }
+
+// Defaults of PipelineOptions.RefreshInterval and MaxYield.
+const (
+	defaultRefreshInterval = 100 * time.Millisecond
+	defaultMaxYield        = 500 * time.Millisecond
+)
 
 // Pipeline feeds the Indexer from the partition logs, behind the produce
 // path: it implements produce.Indexer, whose Notify only records that a
@@ -138,8 +192,10 @@ func (o PipelineOptions) withDefaults() PipelineOptions {
 // nothing is indexed twice.
 //
 // Goroutines: Workers indexing workers and one poller, started by Start
-// and ended by Close. Pipeline.mu guards the partition states and the
-// run queue; it is never held while reading a log or indexing.
+// and ended by Close, and the callbacks of the partitions' refresh timers,
+// which only queue their partition (Close stops the timers). Pipeline.mu
+// guards the partition states, the run queue and the burst detection; it
+// is never held while reading a log or indexing.
 type Pipeline struct {
 	ix     Indexer
 	topics Topics
@@ -156,6 +212,9 @@ type Pipeline struct {
 	started    bool
 	closed     bool
 
+	appends appendRate // records notified lately, across partitions (guarded by mu)
+	indexed indexRate  // records per second of recent Index calls (guarded by mu)
+
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -170,6 +229,13 @@ type pstate struct {
 	queued     bool
 	running    bool
 	waiting    bool // more data than could be indexed: the poller retries
+
+	// notBefore is when the partition's next turn may start, one
+	// RefreshInterval after the start of the last turn that caught up
+	// with the log; an append notified earlier arms timer for it.
+	notBefore time.Time
+	timer     *time.Timer
+	armed     bool // timer will queue the partition
 }
 
 // notice is one Notify: records below end were appended at time at.
@@ -256,10 +322,12 @@ func (p *Pipeline) scheduleTopic(t *metadata.Topic) {
 			p.opts.Logger.Error("search index checkpoint", "topic", t.Name, "partition", id, "err", err)
 			continue
 		}
-		if hw := l.HighWatermark(); hw > cp {
+		// The log's end, not its high watermark: records appended but
+		// not yet durable are waited for like notified ones.
+		if end := l.NextOffset(); end > cp {
 			p.mu.Lock()
 			ps := p.stateLocked(topicPart{t.Name, id})
-			ps.target = max(ps.target, hw)
+			ps.target = max(ps.target, end)
 			ps.checkpoint = cp
 			p.enqueueLocked(ps)
 			p.mu.Unlock()
@@ -299,6 +367,7 @@ func (p *Pipeline) Notify(topic string, partition int32, end int64) {
 	if end <= ps.target {
 		return
 	}
+	p.notifiedAppend(end-ps.target, now)
 	ps.target = end
 	if n := len(ps.notices); n >= maxNotices {
 		ps.notices[n-1].end = end
@@ -306,7 +375,50 @@ func (p *Pipeline) Notify(topic string, partition int32, end int64) {
 		ps.notices = append(ps.notices, notice{end: end, at: now})
 	}
 	if p.started {
+		p.scheduleLocked(ps, now)
+	}
+}
+
+// scheduleLocked queues ps now, or when its refresh interval has passed
+// (at ps.notBefore).
+func (p *Pipeline) scheduleLocked(ps *pstate, now time.Time) {
+	if ps.queued || ps.running || p.closed {
+		return
+	}
+	wait := ps.notBefore.Sub(now)
+	if wait <= 0 {
 		p.enqueueLocked(ps)
+		return
+	}
+	if ps.armed {
+		return
+	}
+	ps.armed = true
+	if ps.timer == nil {
+		ps.timer = time.AfterFunc(wait, func() { p.refreshDue(ps) })
+	} else {
+		ps.timer.Reset(wait)
+	}
+}
+
+// refreshDue runs on ps's timer: its refresh interval has passed.
+func (p *Pipeline) refreshDue(ps *pstate) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !ps.armed {
+		return // stopped
+	}
+	ps.armed = false
+	if p.parts[ps.tp] == ps && !p.rebuilding[ps.tp.topic] {
+		p.enqueueLocked(ps)
+	}
+}
+
+// disarmLocked stops ps's timer.
+func (ps *pstate) disarmLocked() {
+	if ps.armed {
+		ps.armed = false
+		ps.timer.Stop()
 	}
 }
 
@@ -331,17 +443,24 @@ func (p *Pipeline) worker() {
 			continue // Rebuild schedules the topic again when it is done
 		}
 		ps.running = true
+		ps.disarmLocked()
 		target := ps.target
+		before := ps.checkpoint
 		p.mu.Unlock()
 
+		start := time.Now()
 		cp, more, err := run.index(ps.tp, target)
 
 		p.mu.Lock()
 		ps.running = false
 		ps.checkpoint = max(ps.checkpoint, cp)
 		ps.waiting = false
+		if !more {
+			ps.notBefore = start.Add(p.opts.RefreshInterval)
+		}
 		switch {
 		case errors.Is(err, errNotIndexed):
+			ps.disarmLocked()
 			delete(p.parts, ps.tp)
 		case errors.Is(err, errStaleIndex):
 			// The index is ahead of the log: the topic was deleted and
@@ -361,6 +480,10 @@ func (p *Pipeline) worker() {
 			ps.waiting = true // retried by the poller
 		case more:
 			p.enqueueLocked(ps) // fairness: go to the back of the queue
+		case ps.target > ps.checkpoint && ps.checkpoint > before:
+			// Appended while this turn ran: the next turn comes after
+			// the refresh interval.
+			p.scheduleLocked(ps, time.Now())
 		case ps.target > ps.checkpoint:
 			ps.waiting = true // not yet durable or committed
 		}
@@ -381,10 +504,11 @@ func (p *Pipeline) poller() {
 		case <-t.C:
 		}
 		p.mu.Lock()
+		now := time.Now()
 		for _, ps := range p.parts {
 			if ps.waiting && !p.rebuilding[ps.tp.topic] {
 				ps.waiting = false
-				p.enqueueLocked(ps)
+				p.scheduleLocked(ps, now)
 			}
 		}
 		p.mu.Unlock()
@@ -450,6 +574,9 @@ func (r *pipelineRun) index(tp topicPart, target int64) (int64, bool, error) {
 		if n == maxRunBatches {
 			return cp, true, nil
 		}
+		if err := p.yield(ctx); err != nil {
+			return cp, false, err
+		}
 		next, err := r.indexBatch(ctx, l, tp, cp, upTo, t.Config.SearchFields)
 		if err != nil {
 			return cp, false, err
@@ -479,9 +606,11 @@ func (r *pipelineRun) indexBatch(ctx context.Context, l *segment.Log, tp topicPa
 		return from, err
 	}
 	b := &Batch{Topic: tp.topic, Partition: tp.partition, Docs: r.docs, Next: next, Fields: fields}
+	start := time.Now()
 	if err := r.p.ix.Index(ctx, b); err != nil {
 		return from, err
 	}
+	r.p.indexCalled(len(b.Docs), time.Since(start))
 	return next, nil
 }
 
@@ -747,6 +876,9 @@ func (p *Pipeline) Close() error {
 	}
 	p.closed = true
 	p.cancel()
+	for _, ps := range p.parts {
+		ps.disarmLocked()
+	}
 	p.cond.Broadcast()
 	p.mu.Unlock()
 	p.wg.Wait()

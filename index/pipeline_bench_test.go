@@ -22,14 +22,7 @@ func BenchmarkPipeline(b *testing.B) {
 		e := newEnv(b, envOptions{noIndexing: true})
 		e.topic("bench", parts, nil)
 		produceLogs(b, e, "bench", parts, perPart, 100)
-		ix, err := index.OpenBluge(b.TempDir(), index.BlugeOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		pl, err := index.NewPipeline(ix, e.meta, index.PipelineOptions{EnableByDefault: true})
-		if err != nil {
-			b.Fatal(err)
-		}
+		pl, ix := benchPipeline(b, e.meta)
 		cpu0 := processCPUTime()
 		start := time.Now()
 		b.StartTimer()
@@ -64,4 +57,20 @@ func processCPUTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchPipeline opens a Bluge index with its defaults in a temporary
+// directory and a pipeline indexing every topic of topics into it, not
+// started; the caller closes both.
+func benchPipeline(b *testing.B, topics index.Topics) (*index.Pipeline, *index.Bluge) {
+	b.Helper()
+	ix, err := index.OpenBluge(b.TempDir(), index.BlugeOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pl, err := index.NewPipeline(ix, topics, index.PipelineOptions{EnableByDefault: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pl, ix
 }

@@ -167,16 +167,14 @@ func open(ctx context.Context, cfg config, logger *slog.Logger) (_ *broker, err 
 	if b.handler, err = produce.New(cfg.Handler, b.meta, opts...); err != nil {
 		return nil, fmt.Errorf("broker: produce handler: %w", err)
 	}
-	if b.index, err = index.OpenBluge(filepath.Join(cfg.DataDir, indexDir), index.BlugeOptions{Logger: logger}); err != nil {
+	if b.index, err = index.OpenBluge(filepath.Join(cfg.DataDir, indexDir), cfg.Index.blugeOptions(logger)); err != nil {
 		return nil, fmt.Errorf("broker: search index: %w", err)
 	}
-	b.pipeline, err = index.NewPipeline(b.index, b.meta, index.PipelineOptions{
-		EnableByDefault: cfg.Handler.EnableIndexing,
-		OnLag: func(_ string, _ int32, lag time.Duration) {
-			b.handler.Metrics().ObserveIndexingLag(lag)
-		},
-		Logger: logger,
-	})
+	popts := cfg.Index.pipelineOptions(cfg.Handler.EnableIndexing, logger)
+	popts.OnLag = func(_ string, _ int32, lag time.Duration) {
+		b.handler.Metrics().ObserveIndexingLag(lag)
+	}
+	b.pipeline, err = index.NewPipeline(b.index, b.meta, popts)
 	if err != nil {
 		return nil, fmt.Errorf("broker: indexing pipeline: %w", err)
 	}
@@ -262,6 +260,10 @@ func (b *broker) close() error {
 func (b *broker) accept(ctx context.Context, ln net.Listener, conns *sync.WaitGroup) {
 	ccfg := b.handler.ConnConfig()
 	ccfg.Logger = b.logger
+	ccfg.IdleTimeout = b.cfg.IdleTimeout
+	if ccfg.IdleTimeout == 0 {
+		ccfg.IdleTimeout = -1 // the flag's 0: never close
+	}
 	backoff := 5 * time.Millisecond
 	for {
 		c, err := ln.Accept()

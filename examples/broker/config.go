@@ -36,6 +36,13 @@ type config struct {
 	// are filled in from the fields above).
 	Handler produce.Config
 
+	// Index tunes the search index (index_flags.go).
+	Index indexConfig
+
+	// IdleTimeout closes client connections idle this long (Kafka's
+	// connections.max.idle.ms); 0 keeps them open (-connections-max-idle).
+	IdleTimeout time.Duration
+
 	// FetchMemory bounds the record bytes of Fetch responses being
 	// assembled at once, across connections; it also caps one response,
 	// as Kafka's fetch.max.bytes does (-fetch-memory).
@@ -87,7 +94,9 @@ func defaultConfig() config {
 		AutoCreate: true,
 		LogLevel:   slog.LevelInfo,
 		Handler:    brokerHandlerConfig(),
+		Index:      defaultIndexConfig(),
 
+		IdleTimeout: produce.DefaultIdleTimeout,
 		FetchMemory: defaultFetchMemory,
 		MemoryLimit: memoryLimitAuto,
 
@@ -130,6 +139,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&h.CompressionType, "compression-type", h.CompressionType, "`codec` for topics whose compression.type is producer: producer keeps the client's codec; none, gzip, snappy, lz4 or zstd recompress")
 	fs.DurationVar(&h.RequestTimeout, "request-timeout", h.RequestTimeout, "longest a produce request waits for buffer memory and, with acks=all, for durability")
 	fs.Var(byteSize{&h.BufferMemory}, "buffer-memory", "most record `bytes` requests in flight may hold at once (suffixes KiB, MiB, GiB)")
+	fs.DurationVar(&cfg.IdleTimeout, "connections-max-idle", cfg.IdleTimeout, "close client connections with no request or response for this `duration` (Kafka connections.max.idle.ms); 0 keeps them open")
 	fs.Var(byteSize{&cfg.FetchMemory}, "fetch-memory", "most record `bytes` of Fetch responses assembled at once, across connections; also the largest response (Kafka fetch.max.bytes)")
 	fs.Var(memoryLimitFlag{&cfg.MemoryLimit}, "memory-limit", "Go soft memory `limit`: auto (derived from -buffer-memory and -fetch-memory), off (GOMEMLIMIT or none), or bytes")
 	fs.DurationVar(&cfg.TxnMaxTimeout, "transaction-max-timeout", cfg.TxnMaxTimeout, "largest transaction timeout InitProducerId accepts (Kafka transaction.max.timeout.ms)")
@@ -137,6 +147,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&cfg.GroupMinSession, "group-min-session-timeout", cfg.GroupMinSession, "smallest consumer session timeout JoinGroup accepts (Kafka group.min.session.timeout.ms)")
 	fs.DurationVar(&cfg.GroupMaxSession, "group-max-session-timeout", cfg.GroupMaxSession, "largest consumer session timeout JoinGroup accepts (Kafka group.max.session.timeout.ms)")
 	fs.DurationVar(&cfg.GroupInitialDelay, "group-initial-rebalance-delay", cfg.GroupInitialDelay, "how long the first rebalance of an empty group waits for more members (Kafka group.initial.rebalance.delay.ms)")
+	cfg.Index.registerFlags(fs)
 	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -206,8 +217,14 @@ func (c *config) finish() error {
 	if c.GroupInitialDelay < 0 {
 		return fmt.Errorf("-group-initial-rebalance-delay %v: must not be negative", c.GroupInitialDelay)
 	}
+	if c.IdleTimeout < 0 {
+		return fmt.Errorf("-connections-max-idle %v: must not be negative", c.IdleTimeout)
+	}
 	if c.FetchMemory < minFetchMemory {
 		return fmt.Errorf("-fetch-memory %d: must be at least %s", c.FetchMemory, formatBytes(minFetchMemory))
+	}
+	if err := c.Index.check(); err != nil {
+		return err
 	}
 	c.fetchMem = newFetchMemory(c.FetchMemory)
 	c.Handler.NodeID = c.NodeID

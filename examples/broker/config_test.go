@@ -100,7 +100,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 		"auto-create-topics", "enable-idempotence", "enable-transactions", "enable-indexing", "max-in-flight",
 		"batch-size", "linger", "compression-type", "request-timeout", "buffer-memory", "log-level",
 		"transaction-max-timeout", "transaction-abort-interval", "group-min-session-timeout",
-		"group-max-session-timeout", "group-initial-rebalance-delay"} {
+		"group-max-session-timeout", "group-initial-rebalance-delay", "connections-max-idle"} {
 		if !strings.Contains(out.String(), "  -"+name) {
 			t.Errorf("-help does not document -%s", name)
 		}
