@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -287,8 +288,31 @@ func (x *Bluge) analysisWorker() {
 	}
 }
 
-// deletedSuffix marks a topic directory being removed.
-const deletedSuffix = ".deleted"
+// deletedSuffix marks a topic directory being removed:
+// "<topic>~<UnixNano in base 36>~deleted". '~' is not legal in a Kafka topic
+// name, so no topic's directory can look like one.
+const deletedSuffix = "~deleted"
+
+// isDeleted reports whether name is a topic directory being removed,
+// including the form of earlier versions, "<topic>.<UnixNano in base
+// 36>.deleted", recognised only with a plausible time in the middle so
+// that a topic named like "logs.deleted" keeps its index.
+func isDeleted(name string) bool {
+	if strings.HasSuffix(name, deletedSuffix) {
+		return true
+	}
+	rest, ok := strings.CutSuffix(name, ".deleted")
+	i := strings.LastIndexByte(rest, '.')
+	if !ok || i < 1 {
+		return false
+	}
+	n, err := strconv.ParseInt(rest[i+1:], 36, 64)
+	return err == nil && n >= legacyDeletedFrom && n <= time.Now().Add(365*24*time.Hour).UnixNano()
+}
+
+// legacyDeletedFrom is the earliest time (2025-01-01) a directory of the
+// earlier deleted form can carry.
+var legacyDeletedFrom = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 
 func removeDeleted(topics string) error {
 	ents, err := os.ReadDir(topics)
@@ -296,7 +320,7 @@ func removeDeleted(topics string) error {
 		return err
 	}
 	for _, e := range ents {
-		if filepath.Ext(e.Name()) == deletedSuffix {
+		if isDeleted(e.Name()) {
 			if err := os.RemoveAll(filepath.Join(topics, e.Name())); err != nil {
 				return err
 			}
@@ -707,7 +731,7 @@ func (x *Bluge) Topics() ([]string, error) {
 	}
 	var out []string
 	for _, e := range ents {
-		if e.IsDir() && validTopicName(e.Name()) && filepath.Ext(e.Name()) != deletedSuffix {
+		if e.IsDir() && validTopicName(e.Name()) && !isDeleted(e.Name()) {
 			out = append(out, e.Name())
 		}
 	}
@@ -755,7 +779,7 @@ func (x *Bluge) DeleteTopic(ctx context.Context, topic string) error {
 		return errors.Join(errs...)
 	}
 	dir := x.topicDir(topic)
-	gone := dir + "." + strconv.FormatInt(time.Now().UnixNano(), 36) + deletedSuffix
+	gone := dir + "~" + strconv.FormatInt(time.Now().UnixNano(), 36) + deletedSuffix
 	if err := os.Rename(dir, gone); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return errors.Join(errs...)
