@@ -422,8 +422,14 @@ func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, &StorageError{"open", dir, err}
 	}
-	if err := syncDir(filepath.Dir(dir)); err != nil {
-		return nil, &StorageError{"open", dir, err}
+	// MkdirAll may have created the topic's directory as well: make both
+	// new names durable (the partition's in the topic's, the topic's in
+	// topics/).
+	topicDir := filepath.Dir(dir)
+	for _, d := range []string{topicDir, filepath.Dir(topicDir)} {
+		if err := syncDir(d); err != nil {
+			return nil, &StorageError{"open", dir, err}
+		}
 	}
 	p := &bpart{id: id, dir: dir, charges: make(map[*persistCharge]struct{})}
 	cfg := blugeindex.DefaultConfigWithDirectory(func() blugeindex.Directory {
