@@ -161,7 +161,14 @@ func ValidLevel(c Codec, level int) error {
 // ErrCorrupt. On error the returned slice holds dst's original contents plus
 // possibly part of the output. None appends src itself.
 func AppendDecoded(dst []byte, c Codec, src []byte, limit int) ([]byte, error) {
-	limit = max(limit, 0)
+	out, err := appendDecoded(dst, c, src, max(limit, 0))
+	if c != None && c.Valid() {
+		countDecoded(c, len(out)-len(dst))
+	}
+	return out, err
+}
+
+func appendDecoded(dst []byte, c Codec, src []byte, limit int) ([]byte, error) {
 	switch c {
 	case None:
 		if len(src) > limit {

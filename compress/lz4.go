@@ -44,7 +44,9 @@ const (
 // ignoreFlagDescriptorChecksum): pass brokenChecksum = true for magic 0 and
 // false for magic 1, which is then the same as AppendDecoded with LZ4.
 func AppendDecodedLZ4Legacy(dst, src []byte, limit int, brokenChecksum bool) ([]byte, error) {
-	return appendDecodedLZ4(dst, src, max(limit, 0), brokenChecksum)
+	out, err := appendDecodedLZ4(dst, src, max(limit, 0), brokenChecksum)
+	countDecoded(LZ4, len(out)-len(dst))
+	return out, err
 }
 
 // AppendEncodedLZ4Legacy writes an lz4 frame for a message format v0 or v1

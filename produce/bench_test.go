@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"testing"
@@ -48,11 +50,13 @@ func benchRequestOf(b *testing.B, codec compress.Codec, n int) (*wire.ProduceReq
 // goroutines at once (each on its own 8 partitions, as separate producer
 // connections would). Throughput is of the uncompressed record bytes;
 // after the run every partition's log end offset is checked against the
-// records acknowledged. Run it with a bounded volume, such as -benchtime
-// 4096x (512 MiB, what the bench tool uses): data written beyond the
-// kernel's dirty-page thresholds (vm.dirty_background_ratio, dirty_ratio)
-// is throttled to the disk's writeback rate, which then is what a long run
-// measures (about 0.7 GB/s here, against 1.3 GB/s for 512 MiB).
+// records acknowledged, and the compressed case's decompressions against
+// its batches (compress.Decoded): exactly one each. Run it with a bounded
+// volume, such as -benchtime 4096x (512 MiB, what the bench tool uses):
+// data written beyond the kernel's dirty-page thresholds
+// (vm.dirty_background_ratio, dirty_ratio) is throttled to the disk's
+// writeback rate, which then is what a long run measures (about 0.7 GB/s
+// here, against 1.3 GB/s for 512 MiB).
 func BenchmarkHandleProduce(b *testing.B) {
 	for _, codec := range []compress.Codec{compress.None, compress.Zstd} {
 		b.Run(codec.String(), func(b *testing.B) {
@@ -84,6 +88,7 @@ func BenchmarkHandleProduce(b *testing.B) {
 			var requests atomic.Int64
 			b.SetBytes(int64(raw))
 			b.ReportAllocs()
+			decoded := compress.Decoded(codec).Calls
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				req := <-reqs
@@ -114,30 +119,116 @@ func BenchmarkHandleProduce(b *testing.B) {
 			if want := 8 * 16 * requests.Load(); records != want {
 				b.Fatalf("the partitions hold %d records, %d were acknowledged", records, want)
 			}
+			// Each compressed batch is decompressed exactly once (P5).
+			if codec != compress.None {
+				batches := 8 * requests.Load()
+				calls := int64(compress.Decoded(codec).Calls - decoded)
+				if calls != batches {
+					b.Fatalf("%d %s batches appended with %d decompressions", batches, codec, calls)
+				}
+				b.ReportMetric(float64(calls)/float64(batches), "decodes/batch")
+			}
 		})
 	}
 }
 
-// BenchmarkZstdDecodeBaseline decodes the same zstd batches' records with
-// the compress package alone: the ceiling for the zstd HandleProduce case.
+// BenchmarkZstdDecodeBaseline decodes the zstd case's batches with the
+// compress package alone, in as many goroutines as BenchmarkHandleProduce
+// runs: the ceiling for the zstd case, in the same conditions. Every
+// decoded batch is checked for its size.
 func BenchmarkZstdDecodeBaseline(b *testing.B) {
-	req, raw := benchRequest(b, compress.Zstd)
-	var out []byte
+	reqs := make(chan *wire.ProduceRequest, runtime.GOMAXPROCS(0))
+	raw := 0
+	for range cap(reqs) {
+		var req *wire.ProduceRequest
+		req, raw = benchRequest(b, compress.Zstd)
+		reqs <- req
+	}
 	b.SetBytes(int64(raw))
 	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		total := 0
-		for _, p := range req.Topics[0].Partitions {
-			var err error
-			out, err = compress.AppendDecoded(out[:0], compress.Zstd, p.Records[record.HeaderSize:], 1<<20)
-			if err != nil {
-				b.Fatal(err)
+	b.RunParallel(func(pb *testing.PB) {
+		req := <-reqs
+		var out []byte
+		for pb.Next() {
+			total := 0
+			for _, p := range req.Topics[0].Partitions {
+				var err error
+				out, err = compress.AppendDecoded(out[:0], compress.Zstd, p.Records[record.HeaderSize:], 1<<20)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				total += len(out)
 			}
-			total += len(out)
+			if total < raw {
+				b.Errorf("decoded %d bytes, want at least %d", total, raw)
+				return
+			}
 		}
-		if total < raw {
-			b.Fatalf("decoded %d bytes, want at least %d", total, raw)
-		}
+	})
+}
+
+// BenchmarkWriteBaseline writes the BenchmarkHandleProduce batches, as
+// they are, with one write(2) each into 8 files per goroutine opened as
+// the log opens its segments (O_APPEND), in as many goroutines, and does
+// nothing else: the ceiling of an append path that writes each batch with
+// its own system call, on this machine, in the same conditions. Run it
+// with the same bounded volume as BenchmarkHandleProduce (-benchtime
+// 4096x). Every file's size is checked against the bytes written.
+func BenchmarkWriteBaseline(b *testing.B) {
+	for _, codec := range []compress.Codec{compress.None, compress.Zstd} {
+		b.Run(codec.String(), func(b *testing.B) {
+			dir := b.TempDir()
+			procs := runtime.GOMAXPROCS(0)
+			type writer struct {
+				req   *wire.ProduceRequest
+				files []*os.File
+				n     int64 // requests written
+			}
+			writers := make(chan *writer, procs)
+			all := make([]*writer, procs)
+			raw := 0
+			for g := range procs {
+				w := &writer{}
+				w.req, raw = benchRequest(b, codec)
+				for p := range w.req.Topics[0].Partitions {
+					f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("%d-%d.log", g, p)), os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o644)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer f.Close()
+					w.files = append(w.files, f)
+				}
+				all[g] = w
+				writers <- w
+			}
+			b.SetBytes(int64(raw))
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				w := <-writers
+				for pb.Next() {
+					for i, p := range w.req.Topics[0].Partitions {
+						if _, err := w.files[i].Write(p.Records); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+					w.n++
+				}
+			})
+			b.StopTimer()
+			for _, w := range all {
+				for i, f := range w.files {
+					st, err := f.Stat()
+					if err != nil {
+						b.Fatal(err)
+					}
+					if want := w.n * int64(len(w.req.Topics[0].Partitions[i].Records)); st.Size() != want {
+						b.Fatalf("%s holds %d bytes, %d were written", f.Name(), st.Size(), want)
+					}
+				}
+			}
+		})
 	}
 }
 
