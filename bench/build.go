@@ -130,7 +130,7 @@ const inProcessBenchtime = "4096x"
 // runInProcess runs the produce package's in-process benchmarks count
 // times in the repository and returns MB/s per benchmark.
 func runInProcess(ctx context.Context, repo string, count int, benchtime string) ([]inprocResult, error) {
-	args := []string{"test", "-run", "^$", "-bench", "^(BenchmarkHandleProduce|BenchmarkZstdDecodeBaseline)$",
+	args := []string{"test", "-run", "^$", "-bench", "^(BenchmarkHandleProduce|BenchmarkZstdDecodeBaseline|BenchmarkWriteBaseline)$",
 		"-benchtime", benchtime, "-count", strconv.Itoa(count), "./produce"}
 	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = repo
