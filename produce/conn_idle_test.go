@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chronik-go/chronik/internal/membudget"
 	"github.com/chronik-go/chronik/wire"
 )
 
@@ -111,7 +112,7 @@ func TestServeConnIdleAfterRequests(t *testing.T) {
 // stalls is closed after IdleTimeout, and the frame's memory charge is
 // released.
 func TestServeConnIdleInsideFrame(t *testing.T) {
-	mem := newMemoryLimiter(1 << 20)
+	mem := membudget.New(1 << 20)
 	c, done := serveOne(t, ConnConfig{IdleTimeout: 150 * time.Millisecond, Memory: mem}, func(context.Context, wire.RequestHeader, []byte) (Reply, error) {
 		t.Error("dispatch called for a frame never completed")
 		return Reply{}, nil
@@ -125,7 +126,7 @@ func TestServeConnIdleInsideFrame(t *testing.T) {
 	if !errors.Is(err, errIdle) && err != nil {
 		t.Fatalf("ServeConn: %v", err)
 	}
-	if got := mem.inUse(); got != 0 {
+	if got := mem.InUse(); got != 0 {
 		t.Fatalf("%d bytes still charged after the connection closed", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chronik-go/chronik/internal/membudget"
 	"github.com/chronik-go/chronik/wire"
 )
 
@@ -28,13 +29,13 @@ func serveWith(t *testing.T, cfg ConnConfig, dispatch Dispatcher) net.Conn {
 // does, and every frame's charge ends when its dispatcher returns, even
 // while its reply still waits.
 func TestServeConnChargesFramesBeforeReading(t *testing.T) {
-	mem := newMemoryLimiter(1 << 20)
+	mem := membudget.New(1 << 20)
 	var dispatched atomic.Int32
 	var chargedInDispatch atomic.Int64
 	hold := make(chan struct{})
 	dispatch := func(ctx context.Context, hdr wire.RequestHeader, body []byte) (Reply, error) {
 		dispatched.Add(1)
-		chargedInDispatch.Store(mem.inUse())
+		chargedInDispatch.Store(mem.InUse())
 		if !frameCharged(ctx, mem) {
 			t.Error("the dispatch context does not say the frame is charged")
 		}
@@ -60,7 +61,7 @@ func TestServeConnChargesFramesBeforeReading(t *testing.T) {
 		t.Fatalf("%d bytes charged while dispatching a ~4 KiB frame", got)
 	}
 	// The reply still waits, but the charge ended with the dispatcher.
-	waitFor(t, func() bool { return mem.inUse() == 0 })
+	waitFor(t, func() bool { return mem.InUse() == 0 })
 
 	// A frame larger than the budget is read, charged past the limit.
 	sendProduce(t, c, 2, 1, "t", make([]byte, 1<<20+100))
@@ -79,7 +80,7 @@ func TestServeConnChargesFramesBeforeReading(t *testing.T) {
 			t.Fatalf("response %d has correlation %d", i, corr)
 		}
 	}
-	if n := mem.inUse(); n != 0 {
+	if n := mem.InUse(); n != 0 {
 		t.Fatalf("%d bytes still charged after every request finished", n)
 	}
 }

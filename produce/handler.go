@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/chronik-go/chronik/errcode"
+	"github.com/chronik-go/chronik/internal/membudget"
 	"github.com/chronik-go/chronik/internal/vfs"
 	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/record"
@@ -121,7 +122,7 @@ type Handler struct {
 	indexer     Indexer
 	verifier    TxnVerifier
 	fs          vfs.FS
-	mem         *memoryLimiter
+	mem         *membudget.Budget // BufferMemory: requests in flight, FIFO waiters
 	metrics     *Metrics
 
 	mu         sync.Mutex // guards partitions and closed
@@ -151,7 +152,7 @@ func New(cfg Config, meta MetadataStore, opts ...Option) (*Handler, error) {
 		logger:     slog.Default(),
 		now:        time.Now,
 		fs:         vfs.OS,
-		mem:        newMemoryLimiter(cfg.BufferMemory),
+		mem:        membudget.New(cfg.BufferMemory),
 		partitions: make(map[topicPartition]*partition),
 	}
 	for _, o := range opts {
@@ -163,7 +164,7 @@ func New(cfg Config, meta MetadataStore, opts ...Option) (*Handler, error) {
 	if err := h.fs.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("produce: data dir: %w", err)
 	}
-	h.metrics = newMetrics(func() float64 { return float64(h.mem.inUse()) })
+	h.metrics = newMetrics(func() float64 { return float64(h.mem.InUse()) })
 	return h, nil
 }
 
@@ -174,11 +175,12 @@ func (h *Handler) Metrics() *Metrics { return h.metrics }
 func (h *Handler) Config() Config { return h.cfg }
 
 // BufferMemoryInUse returns the bytes currently reserved by requests in flight.
-func (h *Handler) BufferMemoryInUse() int64 { return h.mem.inUse() }
+func (h *Handler) BufferMemoryInUse() int64 { return h.mem.InUse() }
 
-// BufferMemoryPeak returns the most bytes requests ever held at once; it
-// never exceeds Config.BufferMemory.
-func (h *Handler) BufferMemoryPeak() int64 { return h.mem.maxUsed() }
+// BufferMemoryPeak returns the most bytes requests ever held at once. It
+// exceeds Config.BufferMemory only by the frames ServeConn went on reading
+// past the limit (see ConnConfig.Memory).
+func (h *Handler) BufferMemoryPeak() int64 { return h.mem.Peak() }
 
 // Close flushes and closes every partition log. Requests still running get
 // errors; HandleProduce after Close returns ErrClosed.

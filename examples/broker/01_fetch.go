@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chronik-go/chronik/errcode"
+	"github.com/chronik-go/chronik/internal/membudget"
 	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/produce"
 	"github.com/chronik-go/chronik/record"
@@ -177,7 +178,9 @@ func (b *broker) readFetch(ctx context.Context, req *wire.FetchRequest) (resp *w
 	}
 	held = &fetchReservation{mem: b.cfg.fetchMem}
 	if held.mem != nil {
-		budget = int(min(int64(budget), held.mem.limit))
+		// max_bytes is a bound, not a need: a response never asks the
+		// fetch memory for more than all of it.
+		budget = int(min(int64(budget), held.mem.Limit()))
 	}
 	held.want = int64(budget)
 	for i, t := range req.Topics {
@@ -202,10 +205,11 @@ func (b *broker) readFetch(ctx context.Context, req *wire.FetchRequest) (resp *w
 // fetchReservation is the room one read of a fetch holds in the broker's
 // fetch memory (nil mem: unbounded). It is reserved when the first
 // partition with data is about to be read, so a fetch waits for room only
-// while it holds no records.
+// while it holds no records and fetches never wait on each other while
+// holding memory; waiting fetches are served in arrival order.
 type fetchReservation struct {
-	mem      *fetchMemory
-	want     int64 // the response's byte limit: what is reserved
+	mem      *membudget.Budget
+	want     int64 // the response's byte limit, at most the budget's: what is reserved
 	reserved int64
 }
 
@@ -215,10 +219,10 @@ func (r *fetchReservation) reserve(ctx context.Context) bool {
 	if r.mem == nil || r.reserved > 0 {
 		return true
 	}
-	if err := r.mem.acquire(ctx, r.want); err != nil {
+	if err := r.mem.Acquire(ctx, r.want); err != nil {
 		return false
 	}
-	r.reserved = min(r.want, r.mem.limit)
+	r.reserved = r.want
 	return true
 }
 
@@ -229,9 +233,9 @@ func (r *fetchReservation) settle(n int64) {
 		return
 	}
 	if n > r.reserved {
-		r.mem.take(n - r.reserved)
+		r.mem.Take(n - r.reserved)
 	} else {
-		r.mem.release(r.reserved - n)
+		r.mem.Release(r.reserved - n)
 	}
 	r.reserved = n
 }
@@ -239,7 +243,7 @@ func (r *fetchReservation) settle(n int64) {
 // release returns the whole reservation.
 func (r *fetchReservation) release() {
 	if r.mem != nil {
-		r.mem.release(r.reserved)
+		r.mem.Release(r.reserved)
 	}
 	r.reserved = 0
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/chronik-go/chronik/internal/membudget"
 	"github.com/chronik-go/chronik/metadata"
 	"github.com/chronik-go/chronik/produce"
 	"github.com/chronik-go/chronik/txn"
@@ -53,7 +54,7 @@ type config struct {
 	MemoryLimit int64
 	// fetchMem is the FetchMemory budget every fetch of the broker
 	// reserves from, made by finish.
-	fetchMem *fetchMemory
+	fetchMem *membudget.Budget
 
 	// The transaction coordinator's settings (txn.Options).
 	TxnMaxTimeout    time.Duration // largest transaction timeout a producer may ask for
@@ -226,7 +227,7 @@ func (c *config) finish() error {
 	if err := c.Index.check(); err != nil {
 		return err
 	}
-	c.fetchMem = newFetchMemory(c.FetchMemory)
+	c.fetchMem = membudget.New(c.FetchMemory)
 	c.Handler.NodeID = c.NodeID
 	c.Handler.DataDir = filepath.Join(abs, logsDir)
 	if err := c.Handler.Validate(); err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -11,56 +10,6 @@ import (
 	"github.com/chronik-go/chronik/wire"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-func TestFetchMemoryReservations(t *testing.T) {
-	ctx := context.Background()
-	m := newFetchMemory(100)
-	if err := m.acquire(ctx, 70); err != nil {
-		t.Fatal(err)
-	}
-	// Waiters are served in arrival order: 20 bytes would fit, but wait
-	// behind the 50 that do not.
-	order := make(chan int64, 2)
-	var wg sync.WaitGroup
-	for _, n := range []int64{50, 20} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := m.acquire(ctx, n); err != nil {
-				t.Error(err)
-			}
-			order <- n
-		}()
-		time.Sleep(20 * time.Millisecond) // queue them in this order
-	}
-	select {
-	case n := <-order:
-		t.Fatalf("%d bytes granted with 30 free behind a waiter for 50", n)
-	case <-time.After(50 * time.Millisecond):
-	}
-	m.release(70)
-	wg.Wait()
-	if used, _ := m.inUse(); used != 70 {
-		t.Fatalf("%d in use after granting 50 and 20", used)
-	}
-	m.release(70)
-	m.take(110) // past the limit
-	if used, peak := m.inUse(); used != 110 || peak != 110 {
-		t.Fatalf("in use %d, peak %d; want 110", used, peak)
-	}
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	if err := m.acquire(cctx, 10); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("acquire past the limit with a deadline: %v", err)
-	}
-	m.release(110)
-	if err := m.acquire(ctx, 1000); err != nil { // more than the limit: the whole limit
-		t.Fatal(err)
-	}
-	if used, _ := m.inUse(); used != 100 {
-		t.Fatalf("a reservation above the limit holds %d, want the limit", used)
-	}
-}
 
 // TestFetchMemoryBoundsResponses runs a broker with -fetch-memory 64KiB:
 // a fetch asking for 8 MiB gets at most 64 KiB of records (its first
@@ -134,7 +83,7 @@ func TestFetchMemoryBoundsResponses(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	used, peak := b.cfg.fetchMem.inUse()
+	used, peak := b.cfg.fetchMem.InUse(), b.cfg.fetchMem.Peak()
 	if used != 0 || peak > budget+110<<10 {
 		t.Fatalf("fetch memory: %d in use after every fetch was answered, peak %d (budget %d plus a 100 KiB first batch)", used, peak, budget)
 	}

@@ -14,8 +14,11 @@ func TestMemoryFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.FetchMemory != defaultFetchMemory || cfg.MemoryLimit != memoryLimitAuto || cfg.fetchMem == nil || cfg.fetchMem.limit != defaultFetchMemory {
-		t.Fatalf("defaults: fetch memory %d (budget %+v), memory limit %d", cfg.FetchMemory, cfg.fetchMem, cfg.MemoryLimit)
+	if cfg.FetchMemory != defaultFetchMemory || cfg.MemoryLimit != memoryLimitAuto {
+		t.Fatalf("defaults: fetch memory %d, memory limit %d", cfg.FetchMemory, cfg.MemoryLimit)
+	}
+	if cfg.fetchMem == nil || cfg.fetchMem.Limit() != defaultFetchMemory {
+		t.Fatalf("defaults: no fetch memory budget of %d bytes", defaultFetchMemory)
 	}
 	if want := cfg.Handler.BufferMemory + 2*defaultFetchMemory + memoryBase; memoryLimitFor(&cfg) != want {
 		t.Fatalf("derived limit %d, want %d", memoryLimitFor(&cfg), want)
@@ -33,7 +36,7 @@ func TestMemoryFlags(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", c.args, err)
 		}
-		if cfg.FetchMemory != c.fetch || cfg.fetchMem.limit != c.fetch || cfg.MemoryLimit != c.limit {
+		if cfg.FetchMemory != c.fetch || cfg.fetchMem.Limit() != c.fetch || cfg.MemoryLimit != c.limit {
 			t.Errorf("%q: fetch memory %d, memory limit %d", c.args, cfg.FetchMemory, cfg.MemoryLimit)
 		}
 		// The flag prints as it was given.
