@@ -125,7 +125,7 @@ type Handler struct {
 	mem         *membudget.Budget // BufferMemory: requests in flight, FIFO waiters
 	metrics     *Metrics
 
-	mu         sync.Mutex // guards partitions and closed
+	mu         sync.RWMutex // guards partitions and closed
 	partitions map[topicPartition]*partition
 	closed     bool
 }
@@ -217,6 +217,15 @@ func (h *Handler) Log(topic string, partition int32) (*segment.Log, error) {
 // partition returns the open partition, opening its log on first use.
 func (h *Handler) partition(t *metadata.Topic, index int32) (*partition, error) {
 	key := topicPartition{t.Name, index}
+	h.mu.RLock()
+	p, closed := h.partitions[key], h.closed
+	h.mu.RUnlock()
+	switch {
+	case closed:
+		return nil, ErrClosed
+	case p != nil:
+		return p, nil
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -263,7 +272,7 @@ func (h *Handler) partition(t *metadata.Topic, index int32) (*partition, error) 
 		}
 		opts.Archiver = a
 	}
-	p := &partition{topic: t.Name, index: index, label: t.Name + "-" + strconv.Itoa(int(index)), dir: dir, fs: h.fs, lastExpiry: h.now()}
+	p = &partition{topic: t.Name, index: index, label: t.Name + "-" + strconv.Itoa(int(index)), dir: dir, fs: h.fs, lastExpiry: h.now()}
 	opts.OnEvent = func(e segment.Event) {
 		switch e.(type) {
 		case segment.SegmentCreated:

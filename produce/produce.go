@@ -46,16 +46,21 @@ type Pending struct {
 // Begin runs every check and appends the request's batches, without waiting
 // for durability. The caller must call Wait exactly once.
 func (h *Handler) Begin(ctx context.Context, info RequestInfo, req *wire.ProduceRequest) (*Pending, error) {
-	h.mu.Lock()
+	h.mu.RLock()
 	closed := h.closed
-	h.mu.Unlock()
+	h.mu.RUnlock()
 	if closed {
 		return nil, ErrClosed
 	}
 	pd := &Pending{h: h, req: req, start: h.now()}
 	resp := &wire.ProduceResponse{Version: req.Version, Topics: make([]wire.ProduceTopicResponse, len(req.Topics))}
 	pd.resp = resp
-	var jobs []*job
+	n := 0
+	for i := range req.Topics {
+		n += len(req.Topics[i].Partitions)
+	}
+	backing := make([]job, 0, n) // one allocation for every job
+	jobs := make([]*job, 0, n)
 	var total int64
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -65,7 +70,8 @@ func (h *Handler) Begin(ctx context.Context, info RequestInfo, req *wire.Produce
 		for j := range rt.Partitions {
 			pr := &tr.Partitions[j]
 			*pr = wire.ProducePartitionResponse{Partition: rt.Partitions[j].Partition, BaseOffset: -1, LogAppendTimeMs: -1, LogStartOffset: -1}
-			jobs = append(jobs, &job{resp: pr, records: rt.Partitions[j].Records})
+			backing = append(backing, job{resp: pr, records: rt.Partitions[j].Records})
+			jobs = append(jobs, &backing[len(backing)-1])
 			total += int64(len(rt.Partitions[j].Records))
 		}
 	}
@@ -80,18 +86,21 @@ func (h *Handler) Begin(ctx context.Context, info RequestInfo, req *wire.Produce
 		return pd, nil
 	}
 	if !frameCharged(ctx, h.mem) {
-		waitCtx, cancel := context.WithTimeout(ctx, h.waitBound(req))
-		err := h.mem.Acquire(waitCtx, total)
-		cancel()
-		if err != nil {
-			answerAll(jobs, errcode.RequestTimedOut, "timed out waiting for broker buffer memory")
-			return pd, nil
+		if !h.mem.TryAcquire(total) {
+			waitCtx, cancel := context.WithTimeout(ctx, h.waitBound(req))
+			err := h.mem.Acquire(waitCtx, total)
+			cancel()
+			if err != nil {
+				answerAll(jobs, errcode.RequestTimedOut, "timed out waiting for broker buffer memory")
+				return pd, nil
+			}
 		}
 		pd.held = total
 	}
 
 	h.checkRequest(info, req, jobs)
-	var scratch []byte
+	sp := scratchPool.Get().(*[]byte)
+	scratch := *sp
 	for _, j := range jobs {
 		if j.done {
 			continue
@@ -102,8 +111,20 @@ func (h *Handler) Begin(ctx context.Context, info RequestInfo, req *wire.Produce
 			pd.durable = append(pd.durable, j)
 		}
 	}
+	if cap(scratch) <= maxPooledScratch {
+		*sp = scratch[:0]
+		scratchPool.Put(sp)
+	}
 	return pd, nil
 }
+
+// scratchPool holds the buffers Begin decompresses batches into (one per
+// request, reused by its partitions), so that a stream of compressed
+// requests does not allocate and zero one per request. A buffer grown
+// past maxPooledScratch by a large batch is left to the collector.
+var scratchPool = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledScratch = 1 << 20
 
 // Wait completes the request: for acks=all it waits for durability (and
 // replication), bounded by the request's timeout; then it releases the

@@ -93,6 +93,26 @@ func (b *Budget) Acquire(ctx context.Context, n int64) error {
 	return ctx.Err()
 }
 
+// TryAcquire reserves n bytes if they fit under the limit now and nobody
+// is waiting (a waiter keeps its place: see Acquire), without waiting, and
+// reports whether it did. TryAcquire(0) is true. It panics if n is
+// negative.
+func (b *Budget) TryAcquire(n int64) bool {
+	if n < 0 {
+		panic(fmt.Sprintf("membudget: acquire %d bytes", n))
+	}
+	if n == 0 {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.waiters) > 0 || b.used+n > b.limit {
+		return false
+	}
+	b.reserveLocked(n)
+	return true
+}
+
 // Take reserves n bytes at once, past the limit if need be: for bytes
 // already in memory that must be kept. Waiters are served again once
 // enough is released to fit them under the limit. It panics if n is

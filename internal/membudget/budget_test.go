@@ -533,3 +533,34 @@ func TestConcurrentUseKeepsTheBooks(t *testing.T) {
 		t.Fatalf("InUse %d, Peak %d after every goroutine finished", u, p)
 	}
 }
+
+func TestTryAcquireNeverWaitsNorJumpsTheLine(t *testing.T) {
+	b := New(100)
+	if !b.TryAcquire(0) || !b.TryAcquire(70) {
+		t.Fatal("TryAcquire refused bytes that fit")
+	}
+	if b.TryAcquire(31) {
+		t.Fatal("TryAcquire reserved past the limit")
+	}
+	checkUse(t, b, 70, 70)
+	done := acquireAsync(t, context.Background(), b, 50)
+	// 10 bytes fit, but a waiter is in line: TryAcquire must not pass it.
+	if b.TryAcquire(10) {
+		t.Fatal("TryAcquire jumped the line")
+	}
+	b.Release(70)
+	if err := result(t, done); err != nil {
+		t.Fatal(err)
+	}
+	if !b.TryAcquire(50) {
+		t.Fatal("TryAcquire refused bytes that fit with nobody waiting")
+	}
+	checkUse(t, b, 100, 100)
+	b.Release(100)
+	defer func() {
+		if recover() == nil {
+			t.Error("TryAcquire(-1) did not panic")
+		}
+	}()
+	b.TryAcquire(-1)
+}
