@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/blugelabs/bluge"
@@ -158,10 +159,11 @@ type Bluge struct {
 	stop        chan struct{}
 	wg          sync.WaitGroup
 
-	mu       sync.Mutex // guards parts, deleting and closed; never held while a writer works
-	parts    map[topicPart]*bpart
-	deleting map[string]bool // topics whose directories are being removed
-	closed   bool
+	mu            sync.Mutex // guards parts, deleting, deletingParts and closed; never held while a writer works
+	parts         map[topicPart]*bpart
+	deleting      map[string]bool    // topics whose directories are being removed
+	deletingParts map[topicPart]bool // partitions whose directories are being removed
+	closed        bool
 }
 
 type topicPart struct {
@@ -251,7 +253,10 @@ func (p *bpart) releaseCharges() {
 	clear(p.charges)
 }
 
-var _ Indexer = (*Bluge)(nil)
+var (
+	_ Indexer          = (*Bluge)(nil)
+	_ PartitionDeleter = (*Bluge)(nil)
+)
 
 // OpenBluge opens (creating if needed) the index rooted at dir.
 func OpenBluge(dir string, opts BlugeOptions) (*Bluge, error) {
@@ -268,7 +273,8 @@ func OpenBluge(dir string, opts BlugeOptions) (*Bluge, error) {
 	}
 	x := &Bluge{root: dir, opts: o, work: make(chan func()), merges: make(chan struct{}, o.MergeConcurrency),
 		unpersisted: newByteBudget(int64(o.MaxUnpersistedBytes)), closing: make(chan struct{}),
-		stop: make(chan struct{}), parts: make(map[topicPart]*bpart), deleting: make(map[string]bool)}
+		stop: make(chan struct{}), parts: make(map[topicPart]*bpart), deleting: make(map[string]bool),
+		deletingParts: make(map[topicPart]bool)}
 	for range o.AnalysisWorkers {
 		x.wg.Add(1)
 		go x.analysisWorker()
@@ -314,15 +320,33 @@ func isDeleted(name string) bool {
 // earlier deleted form can carry.
 var legacyDeletedFrom = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 
+// removeDeleted removes the topic directories, and the partition
+// directories inside topic directories, that a crash left half-deleted.
 func removeDeleted(topics string) error {
 	ents, err := os.ReadDir(topics)
 	if err != nil {
 		return err
 	}
 	for _, e := range ents {
+		dir := filepath.Join(topics, e.Name())
 		if isDeleted(e.Name()) {
-			if err := os.RemoveAll(filepath.Join(topics, e.Name())); err != nil {
+			if err := os.RemoveAll(dir); err != nil {
 				return err
+			}
+			continue
+		}
+		if !e.IsDir() || !validTopicName(e.Name()) {
+			continue
+		}
+		parts, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, p := range parts {
+			if strings.HasSuffix(p.Name(), deletedSuffix) {
+				if err := os.RemoveAll(filepath.Join(dir, p.Name())); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -362,10 +386,11 @@ func (x *Bluge) partition(topic string, id int32, create bool) (*bpart, error) {
 	if p := x.parts[key]; p != nil {
 		return p, nil
 	}
-	if x.deleting[topic] {
-		// Never reopen a directory DeleteTopic is removing.
+	if x.deleting[topic] || x.deletingParts[key] {
+		// Never reopen a directory DeleteTopic or DeletePartition is
+		// removing.
 		if create {
-			return nil, &BatchError{Topic: topic, Partition: id, Offset: -1, Reason: "the topic's index is being deleted"}
+			return nil, &BatchError{Topic: topic, Partition: id, Offset: -1, Reason: "the index is being deleted"}
 		}
 		return nil, nil
 	}
@@ -458,6 +483,11 @@ func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
 	}
 	w, err := blugeindex.OpenWriter(cfg)
 	if err != nil {
+		if !environmental(err) {
+			// The directory is there and locked: its snapshot and
+			// segment files do not load.
+			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
 		return nil, &StorageError{"open", dir, err}
 	}
 	p.w = w
@@ -476,20 +506,33 @@ func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
 	return p, nil
 }
 
+// environmental reports whether bluge failed to open an index because of
+// its environment (the directory cannot be created or listed, or another
+// writer holds its lock: file system errors) rather than because the
+// files it holds do not load.
+func environmental(err error) bool {
+	var pe *fs.PathError
+	var errno syscall.Errno
+	return errors.As(err, &pe) || errors.As(err, &errno)
+}
+
 // readCheckpoint finds the checkpoint document of a partition index.
+// Failures to read it from a loaded snapshot mean damaged segment files:
+// they wrap ErrCorrupt.
 func readCheckpoint(w *blugeindex.Writer, dir string) (checkpointRecord, bool, error) {
+	corrupt := func(err error) error { return &StorageError{"open", dir, fmt.Errorf("%w: %w", ErrCorrupt, err)} }
 	snap, err := w.Reader()
 	if err != nil || snap == nil {
-		return checkpointRecord{}, false, &StorageError{"open", dir, fmt.Errorf("no index snapshot: %v", err)}
+		return checkpointRecord{}, false, corrupt(fmt.Errorf("no index snapshot: %v", err))
 	}
 	defer snap.Close()
 	it, err := snap.PostingsIterator([]byte(checkpointID), "_id", false, false, false)
 	if err != nil {
-		return checkpointRecord{}, false, &StorageError{"open", dir, err}
+		return checkpointRecord{}, false, corrupt(err)
 	}
 	post, err := it.Next()
 	if err != nil {
-		return checkpointRecord{}, false, &StorageError{"open", dir, err}
+		return checkpointRecord{}, false, corrupt(err)
 	}
 	if post == nil {
 		return checkpointRecord{}, false, nil
@@ -503,7 +546,7 @@ func readCheckpoint(w *blugeindex.Writer, dir string) (checkpointRecord, bool, e
 		return true
 	})
 	if err != nil {
-		return checkpointRecord{}, false, &StorageError{"open", dir, err}
+		return checkpointRecord{}, false, corrupt(err)
 	}
 	rec, err := decodeCheckpoint(raw, dir)
 	if err != nil {
@@ -784,13 +827,21 @@ func (x *Bluge) DeleteTopic(ctx context.Context, topic string) error {
 	if !validTopicName(topic) {
 		return errors.Join(errs...)
 	}
-	dir := x.topicDir(topic)
+	return removeDir(x.topicDir(topic), errs)
+}
+
+// removeDir deletes dir so that a crash leaves all of it or none: it
+// renames dir to "<dir>~<base-36 Unix ns>~deleted", fsyncs its parent and
+// removes the renamed directory (OpenBluge removes what a crash left
+// behind). A missing dir is no error. errs, errors met before, are joined
+// to the result.
+func removeDir(dir string, errs []error) error {
 	gone := dir + "~" + strconv.FormatInt(time.Now().UnixNano(), 36) + deletedSuffix
 	if err := os.Rename(dir, gone); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return errors.Join(errs...)
 		}
-		return &StorageError{"delete", dir, err}
+		return errors.Join(append(errs, &StorageError{"delete", dir, err})...)
 	}
 	if err := syncDir(filepath.Dir(dir)); err != nil {
 		errs = append(errs, &StorageError{"delete", dir, err})
@@ -799,6 +850,49 @@ func (x *Bluge) DeleteTopic(ctx context.Context, topic string) error {
 		errs = append(errs, &StorageError{"delete", gone, err})
 	}
 	return errors.Join(errs...)
+}
+
+// DeletePartition implements PartitionDeleter. As DeleteTopic does for a
+// topic, it marks the partition as being deleted (until it is done the
+// partition is not opened again: Index for it is refused and searches
+// skip it), closes its writer without a last persist, renames its
+// directory to "<partition>~<base-36 Unix ns>~deleted", fsyncs the topic
+// directory and removes the renamed one: after a crash either the whole
+// partition index or none of it remains (OpenBluge removes what a crash
+// left). It also deletes an index that cannot be opened.
+func (x *Bluge) DeletePartition(ctx context.Context, topic string, partition int32) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	key := topicPart{topic, partition}
+	x.mu.Lock()
+	if x.closed {
+		x.mu.Unlock()
+		return fmt.Errorf("index: bluge: %w", ErrClosed)
+	}
+	if x.deleting[topic] || x.deletingParts[key] {
+		x.mu.Unlock()
+		return fmt.Errorf("index: %s-%d is already being deleted", topic, partition)
+	}
+	x.deletingParts[key] = true
+	open := x.parts[key]
+	delete(x.parts, key)
+	x.mu.Unlock()
+	defer func() {
+		x.mu.Lock()
+		delete(x.deletingParts, key)
+		x.mu.Unlock()
+	}()
+	var errs []error
+	if open != nil {
+		if err := open.close(false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if !validTopicName(topic) || partition < 0 {
+		return errors.Join(errs...)
+	}
+	return removeDir(x.partDir(topic, partition), errs)
 }
 
 // close closes the partition's writer; with flush it first waits until
@@ -941,7 +1035,8 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 		snap     *blugeindex.Snapshot
 		q        bluge.Query
 		constant bool
-		fixed    float64 // the score of every match when known without scoring (0: not known)
+		fixed    float64 // the score of every match when known without scoring
+		hasFixed bool    // fixed is known
 		count    int64   // the total when known without searching, else -1
 	}
 	jobs := make([]job, 0, len(parts))
@@ -974,10 +1069,7 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 		}
 		jobs[len(jobs)-1].q = top
 		jobs[len(jobs)-1].constant = sp.constantScore()
-		if sp.op == opRange || sp.op == opAll {
-			// Constant-scored searchers score every match with the boost.
-			jobs[len(jobs)-1].fixed = sp.boost
-		}
+		jobs[len(jobs)-1].fixed, jobs[len(jobs)-1].hasFixed = sp.fixedScore()
 		jobs[len(jobs)-1].count = -1
 		if req.MinOffsets[p.id] <= 0 {
 			if n, ok, err := fastCount(snap, sp); err != nil {
@@ -1001,7 +1093,7 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			results[i], errs[i] = searchPartition(ctx, j.snap, j.p, j.q, j.constant, j.fixed, j.count, req)
+			results[i], errs[i] = searchPartition(ctx, j.snap, j.p, j.q, j.constant, j.fixed, j.hasFixed, j.count, req)
 		}()
 	}
 	wg.Wait()
@@ -1015,9 +1107,9 @@ func (x *Bluge) Search(ctx context.Context, topic string, req *Request) (*Result
 // the request needs them: not for field sorts without _score, not for
 // count-only requests, and, for constant-score queries (where the best
 // hits are the first ones in index order), only for those first hits.
-func searchPartition(ctx context.Context, snap *blugeindex.Snapshot, p *bpart, q bluge.Query, constant bool, fixed float64, count int64, req *Request) (partHits, error) {
+func searchPartition(ctx context.Context, snap *blugeindex.Snapshot, p *bpart, q bluge.Query, constant bool, fixed float64, hasFixed bool, count int64, req *Request) (partHits, error) {
 	n := req.From + req.Size
-	if fixed > 0 && len(req.Sort) == 0 && count < 0 {
+	if hasFixed && len(req.Sort) == 0 && count < 0 {
 		// Every match scores the same, known value: one unscored pass
 		// takes the first n matches and counts the rest.
 		unscored := searchOptions
@@ -1097,10 +1189,13 @@ func searchPartition(ctx context.Context, snap *blugeindex.Snapshot, p *bpart, q
 
 // fastCount counts the matches of a specialised plan from postings
 // sizes, without visiting them, when that is exact: match_all, a single
-// term, and a numeric range that covers a single indexed term. The
-// checkpoint document never holds these fields.
+// term, a numeric range that covers a single indexed term, and a
+// constant_score over one of these. The checkpoint document never holds
+// these fields.
 func fastCount(snap *blugeindex.Snapshot, sp *plan) (int64, bool, error) {
 	switch sp.op {
+	case opConstant:
+		return fastCount(snap, sp.filter[0])
 	case opAll:
 		n, err := liveDocs(snap)
 		return n, err == nil, err

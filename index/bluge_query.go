@@ -14,7 +14,13 @@ import (
 func blugeQuery(p *plan) bluge.Query {
 	switch p.op {
 	case opAll:
-		return bluge.NewMatchAllQuery().SetBoost(p.boost)
+		if p.boost != 1 {
+			// bluge's match_all scores 1 whatever its boost.
+			return &constantQuery{q: bluge.NewMatchAllQuery(), score: p.boost}
+		}
+		return bluge.NewMatchAllQuery()
+	case opConstant:
+		return &constantQuery{q: blugeQuery(p.filter[0]), score: p.boost}
 	case opNone, opPartition, opAnyField:
 		// Partition and any-field plans are specialised away before
 		// translation.
@@ -26,19 +32,33 @@ func blugeQuery(p *plan) bluge.Query {
 	case opRange:
 		return &numericRangeQuery{field: p.field, lo: p.lo, hi: p.hi, boost: p.boost}
 	case opTermRange:
-		return termRangeQuery(p)
+		// Lucene's term range query is constant-scored: every match
+		// scores the boost.
+		return &constantQuery{q: termRangeQuery(p), score: p.boost}
 	case opPrefix:
 		return bluge.NewPrefixQuery(p.term).SetField(p.field).SetBoost(p.boost)
 	case opWildcard:
 		return bluge.NewWildcardQuery(p.term).SetField(p.field).SetBoost(p.boost)
 	case opBool:
 		b := bluge.NewBooleanQuery()
+		if len(p.must) == 0 && len(p.should) == 0 {
+			// Only filter-context clauses: every match scores 0 (as
+			// Elasticsearch's bool does; bluge would score a bool of
+			// only must_not clauses 1).
+			for _, c := range p.filter {
+				b.AddMust(blugeQuery(c))
+			}
+			for _, c := range p.mustNot {
+				b.AddMustNot(blugeQuery(c))
+			}
+			return &constantQuery{q: b, score: 0}
+		}
 		for _, c := range p.must {
 			b.AddMust(blugeQuery(c))
 		}
 		for _, c := range p.filter {
 			// A filter must match but adds nothing to the score.
-			b.AddMust(bluge.NewBooleanQuery().AddMust(blugeQuery(c)).SetBoost(0))
+			b.AddMust(&constantQuery{q: blugeQuery(c), score: 0})
 		}
 		for _, c := range p.mustNot {
 			b.AddMustNot(blugeQuery(c))
@@ -83,6 +103,46 @@ func termRangeQuery(p *plan) bluge.Query {
 	return bluge.NewTermRangeInclusiveQuery(lo, hi, loIncl, hiIncl).SetField(p.field).SetBoost(p.boost)
 }
 
+// constantQuery matches the documents of q, each scoring score: Lucene's
+// ConstantScoreQuery. q runs unscored.
+type constantQuery struct {
+	q     bluge.Query
+	score float64
+}
+
+func (c *constantQuery) Searcher(r search.Reader, options search.SearcherOptions) (search.Searcher, error) {
+	inner := options
+	inner.Score = "none"
+	inner.Explain = false
+	s, err := c.q.Searcher(r, inner)
+	if err != nil {
+		return nil, err
+	}
+	return &constantSearcher{Searcher: s, score: c.score}, nil
+}
+
+// constantSearcher sets the score of every match of its searcher.
+type constantSearcher struct {
+	search.Searcher
+	score float64
+}
+
+func (s *constantSearcher) Next(ctx *search.Context) (*search.DocumentMatch, error) {
+	dm, err := s.Searcher.Next(ctx)
+	if dm != nil {
+		dm.Score = s.score
+	}
+	return dm, err
+}
+
+func (s *constantSearcher) Advance(ctx *search.Context, number uint64) (*search.DocumentMatch, error) {
+	dm, err := s.Searcher.Advance(ctx, number)
+	if dm != nil {
+		dm.Score = s.score
+	}
+	return dm, err
+}
+
 // numericRangeQuery matches indexed integers in [lo, hi]. It splits the
 // range into the fewest prefix terms of the index's precision step
 // (Lucene's NumericUtils.splitRange) and reads only the terms the
@@ -103,8 +163,10 @@ func (q *numericRangeQuery) Searcher(i search.Reader, options search.SearcherOpt
 	if len(terms) == 1 {
 		return searcher.NewTermSearcherBytes(i, terms[0], q.field, q.boost, scorer, options)
 	}
-	return searcher.NewMultiTermSearcherBytes(i, terms, q.field, q.boost, scorer,
-		similarity.NewCompositeSumScorer(), options, false)
+	// A document holding several values in the range matches several
+	// terms; it still scores the boost once, as Lucene's constant-score
+	// range query does.
+	return searcher.NewMultiTermSearcherBytes(i, terms, q.field, q.boost, scorer, scorer, options, false)
 }
 
 // numericTerms lists the indexed prefix terms of field that together

@@ -422,7 +422,11 @@ func parseQueryType(typ string, body any) (Query, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &BoolQuery{Filter: []Query{fq}}, nil
+		b, err := optFloat(m, "boost")
+		if err != nil {
+			return nil, err
+		}
+		return &ConstantScoreQuery{Filter: fq, Boost: b}, nil
 	case "query_string":
 		m, err := params(typ, body, "query", "default_field", "default_operator", "boost")
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"testing"
 	"time"
@@ -256,4 +257,35 @@ func (e *env) waitIndexed(topic string, partition int32) {
 
 func (e *env) searcher() *index.Searcher {
 	return &index.Searcher{Indexer: e.ix, Sources: &index.LogSource{Logs: e.h}, Topics: e.meta}
+}
+
+// searchUntilStopped searches topic "logs" for "disk" over and over, in a
+// goroutine, until the returned stop is called; stop returns the first
+// failure: a search error, or more hits than limit (records produced).
+func searchUntilStopped(s *index.Searcher, limit int64) (stop func() error) {
+	done := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		defer close(errc)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			res, err := s.Search(context.Background(), "logs", &index.Request{Query: &index.MatchQuery{Field: "msg", Query: "disk"}, Size: 3}, true)
+			if err != nil {
+				errc <- err
+				return
+			}
+			if res.Hits.Total.Value > limit {
+				errc <- fmt.Errorf("%d hits, more than records", res.Hits.Total.Value)
+				return
+			}
+		}
+	}()
+	return func() error {
+		close(done)
+		return <-errc
+	}
 }

@@ -46,7 +46,10 @@ func NewMemory() *Memory {
 	return &Memory{topics: make(map[string]map[int32]*memPartition), now: time.Now}
 }
 
-var _ Indexer = (*Memory)(nil)
+var (
+	_ Indexer          = (*Memory)(nil)
+	_ PartitionDeleter = (*Memory)(nil)
+)
 
 func (m *Memory) err() error {
 	if m.closed {
@@ -177,6 +180,16 @@ func (m *Memory) Topics() ([]string, error) {
 
 // DeleteTopic implements Indexer.
 func (m *Memory) DeleteTopic(ctx context.Context, topic string) error {
+	return m.deleting(ctx, func() { delete(m.topics, topic) })
+}
+
+// DeletePartition implements PartitionDeleter.
+func (m *Memory) DeletePartition(ctx context.Context, topic string, partition int32) error {
+	return m.deleting(ctx, func() { delete(m.topics[topic], partition) })
+}
+
+// deleting runs del under the lock unless ctx is done or the index closed.
+func (m *Memory) deleting(ctx context.Context, del func()) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -185,7 +198,7 @@ func (m *Memory) DeleteTopic(ctx context.Context, topic string) error {
 	if err := m.err(); err != nil {
 		return err
 	}
-	delete(m.topics, topic)
+	del()
 	return nil
 }
 
@@ -400,6 +413,12 @@ func (e *memEval) eval(p *plan, part int32, d *memDoc) (bool, float64, error) {
 		return false, 0, nil
 	case opBool:
 		return e.evalBool(p, part, d)
+	case opConstant:
+		ok, _, err := e.eval(p.filter[0], part, d)
+		if err != nil || !ok {
+			return false, 0, err
+		}
+		return true, p.boost, nil
 	}
 	return false, 0, fmt.Errorf("index: memory: unexpected plan op %d", p.op)
 }
@@ -458,9 +477,8 @@ func (e *memEval) evalBool(p *plan, part int32, d *memDoc) (bool, float64, error
 	if n < p.minShould {
 		return false, 0, nil
 	}
-	if len(p.must) == 0 && len(p.should) == 0 {
-		score = 1
-	}
+	// Filter and must_not clauses do not score (Elasticsearch's filter
+	// context): a bool without must or should clauses scores 0.
 	return true, score * p.boost, nil
 }
 

@@ -26,6 +26,32 @@ type Topics interface {
 	Topics() []metadata.Topic
 }
 
+// PartitionDeleter is implemented by Indexers that can delete the index
+// of one partition (Bluge and Memory do). DeletePartition removes the
+// partition's documents and checkpoint, durably, so that indexing starts
+// again from offset 0, and deletes an index that cannot be loaded as well;
+// deleting a partition that has no index does nothing. The caller must not
+// run Index for the partition concurrently. After Close it returns an
+// error wrapping ErrClosed.
+type PartitionDeleter interface {
+	DeletePartition(ctx context.Context, topic string, partition int32) error
+}
+
+// ErrCorrupt is wrapped by the errors of an Indexer's partition index
+// that exists but cannot be loaded: its files are damaged (Bluge: no
+// snapshot loads, or the checkpoint document cannot be read; a
+// *CheckpointError means the same). The index is derived data and the log
+// holds every record, so the pipeline deletes such a partition's index
+// (PartitionDeleter; without it, the topic's) and indexes the partition
+// again from its log.
+var ErrCorrupt = errors.New("index: partition index cannot be loaded")
+
+// corrupt reports whether err says a partition index cannot be loaded.
+func corrupt(err error) bool {
+	var ce *CheckpointError
+	return errors.Is(err, ErrCorrupt) || errors.As(err, &ce)
+}
+
 // PipelineOptions configures a Pipeline. The zero value means the
 // defaults; Validate reports out-of-range values.
 type PipelineOptions struct {
@@ -60,7 +86,9 @@ type PipelineOptions struct {
 	BufferMemory int
 
 	// PollInterval is how often partitions waiting for durable or
-	// committed data are looked at again. Default 50 ms.
+	// committed data are looked at again. Default 50 ms. A partition
+	// whose turn failed is retried after PollInterval, then after twice
+	// as long at each further failure in a row, up to 30 s.
 	PollInterval time.Duration
 
 	// RefreshInterval is the shortest time between the starts of two
@@ -183,6 +211,21 @@ const (
 	defaultMaxYield        = 500 * time.Millisecond
 )
 
+// maxRetryDelay bounds the wait before a partition whose turns keep
+// failing is tried again: the wait doubles from PollInterval at each
+// failure up to it, so a lasting failure (a full disk, an index that
+// cannot be deleted) costs one attempt and one log line per 30 s.
+const maxRetryDelay = 30 * time.Second
+
+// retryDelay is the wait after the failures-th failure in a row.
+func (p *Pipeline) retryDelay(failures int) time.Duration {
+	d := p.opts.PollInterval
+	for i := 1; i < failures && d < maxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, maxRetryDelay)
+}
+
 // Pipeline feeds the Indexer from the partition logs, behind the produce
 // path: it implements produce.Indexer, whose Notify only records that a
 // partition has new data, and its workers read durable records from each
@@ -229,6 +272,11 @@ type pstate struct {
 	queued     bool
 	running    bool
 	waiting    bool // more data than could be indexed: the poller retries
+
+	// failures counts the partition's turns that failed in a row; the
+	// next turn does not start before retryAt.
+	failures int
+	retryAt  time.Time
 
 	// notBefore is when the partition's next turn may start, one
 	// RefreshInterval after the start of the last turn that caught up
@@ -309,22 +357,50 @@ func (p *Pipeline) enabled(t *metadata.Topic) bool {
 }
 
 // scheduleTopic queues every partition of t whose log holds more than
-// its checkpoint.
+// its checkpoint. A partition index that cannot be loaded is deleted
+// here, before any search can reach it, and the partition is indexed
+// again from its log (rebuildPartition).
 func (p *Pipeline) scheduleTopic(t *metadata.Topic) {
 	for i := range t.Partitions {
 		id := int32(i)
+		tp := topicPart{t.Name, id}
 		l, err := p.logs.Log(t.Name, id)
 		if err != nil {
 			continue // not led here
 		}
-		cp, err := p.ix.Checkpoint(t.Name, id)
-		if err != nil {
-			p.opts.Logger.Error("search index checkpoint", "topic", t.Name, "partition", id, "err", err)
-			continue
-		}
 		// The log's end, not its high watermark: records appended but
 		// not yet durable are waited for like notified ones.
-		if end := l.NextOffset(); end > cp {
+		end := l.NextOffset()
+		cp, err := p.ix.Checkpoint(t.Name, id)
+		if err != nil && corrupt(err) {
+			p.mu.Lock()
+			ps := p.stateLocked(tp)
+			claimed := !ps.queued && !ps.running && !p.closed
+			ps.running = ps.running || claimed
+			p.mu.Unlock()
+			if !claimed {
+				continue // the worker running it rebuilds it
+			}
+			err = p.rebuildPartition(tp, err)
+			cp = 0
+			p.mu.Lock()
+			ps.running = false
+			p.cond.Broadcast()
+			p.mu.Unlock()
+		}
+		if errors.Is(err, errTopicRebuild) {
+			continue
+		}
+		if err != nil {
+			p.mu.Lock()
+			ps := p.stateLocked(tp)
+			ps.target = max(ps.target, end)
+			retry := p.failedLocked(ps, time.Now())
+			p.mu.Unlock()
+			p.opts.Logger.Error("search indexing failed", "topic", t.Name, "partition", id, "err", err, "retry_in", retry)
+			continue
+		}
+		if end > cp {
 			p.mu.Lock()
 			ps := p.stateLocked(topicPart{t.Name, id})
 			ps.target = max(ps.target, end)
@@ -342,6 +418,16 @@ func (p *Pipeline) stateLocked(tp topicPart) *pstate {
 		p.parts[tp] = ps
 	}
 	return ps
+}
+
+// failedLocked records a failed turn of ps: the poller retries it after
+// the returned delay.
+func (p *Pipeline) failedLocked(ps *pstate, now time.Time) time.Duration {
+	ps.failures++
+	d := p.retryDelay(ps.failures)
+	ps.retryAt = now.Add(d)
+	ps.waiting = true
+	return d
 }
 
 func (p *Pipeline) enqueueLocked(ps *pstate) {
@@ -380,12 +466,17 @@ func (p *Pipeline) Notify(topic string, partition int32, end int64) {
 }
 
 // scheduleLocked queues ps now, or when its refresh interval has passed
-// (at ps.notBefore).
+// (at ps.notBefore) and, after a failed turn, its retry delay
+// (ps.retryAt).
 func (p *Pipeline) scheduleLocked(ps *pstate, now time.Time) {
 	if ps.queued || ps.running || p.closed {
 		return
 	}
-	wait := ps.notBefore.Sub(now)
+	due := ps.notBefore
+	if ps.retryAt.After(due) {
+		due = ps.retryAt
+	}
+	wait := due.Sub(now)
 	if wait <= 0 {
 		p.enqueueLocked(ps)
 		return
@@ -458,6 +549,9 @@ func (p *Pipeline) worker() {
 		if !more {
 			ps.notBefore = start.Add(p.opts.RefreshInterval)
 		}
+		if err == nil {
+			ps.failures, ps.retryAt = 0, time.Time{}
+		}
 		switch {
 		case errors.Is(err, errNotIndexed):
 			ps.disarmLocked()
@@ -466,18 +560,14 @@ func (p *Pipeline) worker() {
 			// The index is ahead of the log: the topic was deleted and
 			// created again (or its log lost data). Start it over.
 			p.opts.Logger.Warn("search index is ahead of its log; rebuilding", "topic", ps.tp.topic, "partition", ps.tp.partition)
-			p.wg.Add(1)
-			go func(topic string) {
-				defer p.wg.Done()
-				if err := p.Rebuild(p.ctx, topic); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
-					p.opts.Logger.Error("search index rebuild failed", "topic", topic, "err", err)
-				}
-			}(ps.tp.topic)
+			p.rebuildTopicLocked(ps.tp.topic)
+		case errors.Is(err, errTopicRebuild):
+			// A rebuild of the topic started; it schedules the partition.
+		case errors.Is(err, context.Canceled):
+			ps.waiting = true // closing
 		case err != nil:
-			if !errors.Is(err, context.Canceled) {
-				p.opts.Logger.Error("search indexing failed", "topic", ps.tp.topic, "partition", ps.tp.partition, "err", err)
-			}
-			ps.waiting = true // retried by the poller
+			retry := p.failedLocked(ps, time.Now())
+			p.opts.Logger.Error("search indexing failed", "topic", ps.tp.topic, "partition", ps.tp.partition, "err", err, "retry_in", retry)
 		case more:
 			p.enqueueLocked(ps) // fairness: go to the back of the queue
 		case ps.target > ps.checkpoint && ps.checkpoint > before:
@@ -506,7 +596,7 @@ func (p *Pipeline) poller() {
 		p.mu.Lock()
 		now := time.Now()
 		for _, ps := range p.parts {
-			if ps.waiting && !p.rebuilding[ps.tp.topic] {
+			if ps.waiting && !p.rebuilding[ps.tp.topic] && !now.Before(ps.retryAt) {
 				ps.waiting = false
 				p.scheduleLocked(ps, now)
 			}
@@ -517,8 +607,9 @@ func (p *Pipeline) poller() {
 
 // Outcomes of indexing a partition that are not failures to retry.
 var (
-	errNotIndexed = errors.New("index: partition not indexed here") // deleted, disabled or not led
-	errStaleIndex = errors.New("index: index ahead of its log")
+	errNotIndexed   = errors.New("index: partition not indexed here") // deleted, disabled or not led
+	errStaleIndex   = errors.New("index: index ahead of its log")
+	errTopicRebuild = errors.New("index: the topic's index is being rebuilt")
 )
 
 // pipelineRun is one worker's reusable state.
@@ -548,7 +639,13 @@ func (r *pipelineRun) index(tp topicPart, target int64) (int64, bool, error) {
 	}
 	cp, err := p.ix.Checkpoint(tp.topic, tp.partition)
 	if err != nil {
-		return 0, false, err
+		if !corrupt(err) {
+			return 0, false, err
+		}
+		if err := p.rebuildPartition(tp, err); err != nil {
+			return 0, false, err
+		}
+		cp = 0
 	}
 	if cp > l.NextOffset() {
 		return 0, false, errStaleIndex
@@ -797,6 +894,59 @@ func (p *Pipeline) Rebuild(ctx context.Context, topic string) error {
 		return fmt.Errorf("index: topic %s is already being rebuilt", topic)
 	}
 	p.rebuilding[topic] = true
+	p.mu.Unlock()
+	return p.rebuild(ctx, topic)
+}
+
+// rebuildTopicLocked starts a rebuild of topic on a goroutine of the
+// pipeline, unless one is under way.
+func (p *Pipeline) rebuildTopicLocked(topic string) {
+	if p.closed || p.rebuilding[topic] {
+		return
+	}
+	p.rebuilding[topic] = true
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		if err := p.rebuild(p.ctx, topic); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, context.Canceled) {
+			p.opts.Logger.Error("search index rebuild failed", "topic", topic, "err", err)
+		}
+	}()
+}
+
+// rebuildPartition deletes the index of a partition that cannot be loaded
+// (cause), so that the partition is indexed again from the start of its
+// log: the index is derived data, and the log holds every record. The
+// caller runs the partition, so no Index call for it runs meanwhile.
+// Searches meanwhile behave as during Rebuild: they skip the partition
+// while it is deleted, then find what is indexed again. An Indexer that
+// cannot delete one partition gets its topic rebuilt (errTopicRebuild).
+func (p *Pipeline) rebuildPartition(tp topicPart, cause error) error {
+	d, ok := p.ix.(PartitionDeleter)
+	if !ok {
+		p.opts.Logger.Warn("search index of a partition cannot be loaded; rebuilding the topic's index from the log",
+			"topic", tp.topic, "partition", tp.partition, "reason", cause)
+		p.mu.Lock()
+		p.rebuildTopicLocked(tp.topic)
+		p.mu.Unlock()
+		return errTopicRebuild
+	}
+	p.opts.Logger.Warn("search index of a partition cannot be loaded; deleting it and indexing the partition again from its log",
+		"topic", tp.topic, "partition", tp.partition, "reason", cause)
+	if err := d.DeletePartition(p.ctx, tp.topic, tp.partition); err != nil {
+		return fmt.Errorf("index: deleting the index of %s-%d, which cannot be loaded: %w", tp.topic, tp.partition, err)
+	}
+	p.mu.Lock()
+	if ps := p.parts[tp]; ps != nil {
+		ps.checkpoint = 0
+	}
+	p.mu.Unlock()
+	return nil
+}
+
+// rebuild runs a rebuild of topic, already marked in p.rebuilding.
+func (p *Pipeline) rebuild(ctx context.Context, topic string) error {
+	p.mu.Lock()
 	for p.topicRunningLocked(topic) && !p.closed {
 		p.cond.Wait()
 	}
@@ -804,6 +954,7 @@ func (p *Pipeline) Rebuild(ctx context.Context, topic string) error {
 		if tp.topic == topic {
 			ps.checkpoint = 0
 			ps.waiting = false
+			ps.failures, ps.retryAt = 0, time.Time{}
 		}
 	}
 	started := p.started

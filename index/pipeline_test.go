@@ -290,28 +290,8 @@ func TestRebuildWhileSearching(t *testing.T) {
 	e.waitIndexed("logs", 1)
 	s := e.searcher()
 	ctx := context.Background()
-	stop := make(chan struct{})
-	errc := make(chan error, 1)
 	limit := int64(len(recs) + 3*2*10) // every record this test produces
-	go func() {
-		defer close(errc)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			res, err := s.Search(ctx, "logs", &index.Request{Query: &index.MatchQuery{Field: "msg", Query: "disk"}, Size: 3}, true)
-			if err != nil {
-				errc <- err
-				return
-			}
-			if res.Hits.Total.Value > limit {
-				errc <- fmt.Errorf("%d hits, more than records", res.Hits.Total.Value)
-				return
-			}
-		}
-	}()
+	stopSearching := searchUntilStopped(s, limit)
 	for range 3 {
 		if err := e.pl.Rebuild(ctx, "logs"); err != nil {
 			t.Fatal(err)
@@ -320,8 +300,7 @@ func TestRebuildWhileSearching(t *testing.T) {
 	}
 	e.waitIndexed("logs", 0)
 	e.waitIndexed("logs", 1)
-	close(stop)
-	if err := <-errc; err != nil {
+	if err := stopSearching(); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.Search(ctx, "logs", &index.Request{Size: 1000}, false)

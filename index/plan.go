@@ -27,7 +27,7 @@ type plan struct {
 	must, filter, should, mustNot []*plan
 	minShould                     int // opBool: how many should clauses must match
 
-	boost float64 // score multiplier (1 = none)
+	boost float64 // score multiplier (1 = none); opConstant: the score
 	leaf  Query   // opAnyField: the leaf query to expand over every field
 }
 
@@ -45,9 +45,20 @@ const (
 	opBool                    // boolean combination
 	opPartition               // the document's partition is in [lo, hi]
 	opAnyField                // leaf over every field the index has
+	opConstant                // documents matching filter[0], each scoring boost
 )
 
-func planAll() *plan  { return &plan{op: opAll, boost: 1} }
+func planAll() *plan { return &plan{op: opAll, boost: 1} }
+
+// planConstant matches the documents filter matches, each scoring score:
+// Lucene's ConstantScoreQuery, as Elasticsearch runs constant_score and
+// ids queries.
+func planConstant(filter *plan, score float64) *plan {
+	if filter.op == opNone {
+		return filter
+	}
+	return &plan{op: opConstant, filter: []*plan{filter}, boost: score}
+}
 func planNone() *plan { return &plan{op: opNone, boost: 1} }
 
 func planTerm(field, term string) *plan { return &plan{op: opTerm, field: field, term: term, boost: 1} }
@@ -131,11 +142,26 @@ func boostOf(b float64) float64 {
 	return b
 }
 
+// withBoost multiplies the score of a plan the resolver just made by
+// boost b (0 means 1).
 func withBoost(p *plan, b float64) *plan {
 	if b := boostOf(b); b != 1 {
 		p.boost *= b
 	}
 	return p
+}
+
+// scaled returns p with its score multiplied by b, copying p rather than
+// changing it: specialize shares the leaves of the query's plan between
+// partitions, and a boost applied in place would compound from one
+// partition to the next.
+func scaled(p *plan, b float64) *plan {
+	if b == 1 {
+		return p
+	}
+	c := *p
+	c.boost *= b
+	return &c
 }
 
 func (r *resolver) resolve(q Query) (*plan, error) {
@@ -190,6 +216,12 @@ func (r *resolver) resolve(q Query) (*plan, error) {
 		return planOr(alts...), nil
 	case *BoolQuery:
 		return r.boolQuery(q)
+	case *ConstantScoreQuery:
+		f, err := r.resolve(q.Filter)
+		if err != nil {
+			return nil, err
+		}
+		return planConstant(f, boostOf(q.Boost)), nil
 	case *QueryStringQuery:
 		parsed, err := parseQueryString(q)
 		if err != nil {
@@ -206,13 +238,15 @@ func (r *resolver) resolve(q Query) (*plan, error) {
 	return nil, parsingError("unknown query type %T", q)
 }
 
+// idPlan matches one document id. Elasticsearch's ids query (and a term
+// query on _id) is a constant-score set query: every match scores 1.
 func idPlan(id string) *plan {
 	p, o, ok := ParseDocID(id)
 	if !ok {
 		return planNone()
 	}
-	return &plan{op: opBool, boost: 1,
-		filter: []*plan{{op: opPartition, lo: int64(p), hi: int64(p), boost: 1}, planRange(fieldOffset, o, o)}}
+	return planConstant(&plan{op: opBool, boost: 1,
+		filter: []*plan{{op: opPartition, lo: int64(p), hi: int64(p), boost: 1}, planRange(fieldOffset, o, o)}}, 1)
 }
 
 func (r *resolver) match(q *MatchQuery) (*plan, error) {
@@ -721,11 +755,23 @@ func (r *resolver) specialize(p *plan, v *partView) (*plan, error) {
 		}
 		out := planOr(alts...)
 		if out.op != opNone {
-			out = withBoost(out, p.boost)
+			out = scaled(out, p.boost)
 		}
 		return r.specialize(out, v)
 	case opBool:
 		return r.specializeBool(p, v)
+	case opConstant:
+		f, err := r.specialize(p.filter[0], v)
+		if err != nil {
+			return nil, err
+		}
+		switch f.op {
+		case opNone:
+			return f, nil
+		case opAll:
+			return &plan{op: opAll, boost: p.boost}, nil
+		}
+		return planConstant(f, p.boost), nil
 	case opTerm, opPhrase, opRange, opTermRange, opPrefix, opWildcard:
 		if !v.fields[p.field] {
 			return planNone(), nil // no document of the partition has the field
@@ -785,25 +831,29 @@ func (r *resolver) specializeBool(p *plan, v *partView) (*plan, error) {
 	}
 	switch {
 	case len(out.must)+len(out.filter)+len(out.should)+len(out.mustNot) == 0:
-		return withBoost(planAll(), out.boost), nil
+		// Every document matches. No must clause was given (they are
+		// kept even when "all") and no should clause can match: the
+		// document matched only filter-context clauses, which do not
+		// score.
+		return &plan{op: opAll, boost: 0}, nil
 	case len(out.should) == 1 && out.minShould <= 1 && len(out.must)+len(out.filter)+len(out.mustNot) == 0:
 		// One alternative left (typically of a value's typed
 		// alternatives): the clause itself.
-		return withBoost(out.should[0], out.boost), nil
+		return scaled(out.should[0], out.boost), nil
 	case len(out.must) == 1 && len(out.filter)+len(out.should)+len(out.mustNot) == 0:
-		return withBoost(out.must[0], out.boost), nil
+		return scaled(out.must[0], out.boost), nil
 	}
 	return out, nil
 }
 
 // constantScore reports whether every document p matches gets the same
-// score: ranges and match_all are constant-scored, and keyword-like terms
-// are too (keyword fields have constant norms and a term frequency of 1,
-// as Elasticsearch's keyword fields without norms). Then the best hits
-// are simply the first ones in index order.
+// score: ranges, match_all and constant_score are constant-scored, and
+// keyword-like terms are too (keyword fields have constant norms and a
+// term frequency of 1, as Elasticsearch's keyword fields without norms).
+// Then the best hits are simply the first ones in index order.
 func (p *plan) constantScore() bool {
 	switch p.op {
-	case opAll, opRange:
+	case opAll, opRange, opTermRange, opConstant:
 		return true
 	case opTerm:
 		return constantNormField(p.field)
@@ -811,6 +861,33 @@ func (p *plan) constantScore() bool {
 		return len(p.should) == 0 && len(p.must) <= 1 && (len(p.must) == 0 || p.must[0].constantScore())
 	}
 	return false
+}
+
+// fixedScore returns the score every document p matches gets when it is
+// known without scoring: a match_all's, a range's (numeric or of terms)
+// and a constant_score's is their boost (Lucene scores them with constant
+// scorers), and a bool
+// without should clauses whose must clauses all have fixed scores scores
+// their sum times its boost: 0 for filter and must_not clauses alone.
+func (p *plan) fixedScore() (float64, bool) {
+	switch p.op {
+	case opAll, opRange, opTermRange, opConstant:
+		return p.boost, true
+	case opBool:
+		if len(p.should) > 0 {
+			return 0, false
+		}
+		sum := 0.0
+		for _, c := range p.must {
+			s, ok := c.fixedScore()
+			if !ok {
+				return 0, false
+			}
+			sum += s
+		}
+		return sum * p.boost, true
+	}
+	return 0, false
 }
 
 // constantNormField reports whether an internal field holds exact terms

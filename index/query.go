@@ -84,11 +84,23 @@ type IDsQuery struct{ Values []string }
 // BoolQuery combines queries: documents must match every Must and Filter
 // query and no MustNot query; Should queries add to the score and, when
 // there is no Must or Filter, at least one must match (or
-// MinimumShouldMatch of them). Filter and MustNot do not score.
+// MinimumShouldMatch of them). Filter and MustNot do not score: a
+// document's score is the sum of its matching Must and Should clauses'
+// scores, times Boost, so a bool of only Filter and MustNot clauses
+// scores 0, as in Elasticsearch.
 type BoolQuery struct {
 	Must, Filter, Should, MustNot []Query
 	MinimumShouldMatch            string
 	Boost                         float64
+}
+
+// ConstantScoreQuery matches the documents Filter matches (every document
+// for a nil Filter) and gives each the score Boost (0 means 1), as
+// Elasticsearch's constant_score does: Filter runs in filter context and
+// is not scored.
+type ConstantScoreQuery struct {
+	Filter Query
+	Boost  float64
 }
 
 // QueryStringQuery is a query in Lucene syntax: field:value, AND/OR/NOT,
@@ -102,16 +114,17 @@ type QueryStringQuery struct {
 	Boost           float64
 }
 
-func (*MatchAllQuery) isQuery()    {}
-func (*MatchNoneQuery) isQuery()   {}
-func (*MatchQuery) isQuery()       {}
-func (*MatchPhraseQuery) isQuery() {}
-func (*TermQuery) isQuery()        {}
-func (*TermsQuery) isQuery()       {}
-func (*RangeQuery) isQuery()       {}
-func (*ExistsQuery) isQuery()      {}
-func (*PrefixQuery) isQuery()      {}
-func (*WildcardQuery) isQuery()    {}
-func (*IDsQuery) isQuery()         {}
-func (*BoolQuery) isQuery()        {}
-func (*QueryStringQuery) isQuery() {}
+func (*MatchAllQuery) isQuery()      {}
+func (*MatchNoneQuery) isQuery()     {}
+func (*MatchQuery) isQuery()         {}
+func (*MatchPhraseQuery) isQuery()   {}
+func (*TermQuery) isQuery()          {}
+func (*TermsQuery) isQuery()         {}
+func (*RangeQuery) isQuery()         {}
+func (*ExistsQuery) isQuery()        {}
+func (*PrefixQuery) isQuery()        {}
+func (*WildcardQuery) isQuery()      {}
+func (*IDsQuery) isQuery()           {}
+func (*BoolQuery) isQuery()          {}
+func (*ConstantScoreQuery) isQuery() {}
+func (*QueryStringQuery) isQuery()   {}

@@ -94,6 +94,7 @@ func describe(q index.Query) string { return strings.TrimPrefix(fmt.Sprintf("%T%
 func Run(t *testing.T, open Opener) {
 	t.Run("Queries", func(t *testing.T) { testQueries(t, open) })
 	t.Run("QueryString", func(t *testing.T) { testQueryString(t, open) })
+	t.Run("Scores", func(t *testing.T) { testScores(t, open) })
 	t.Run("Sort", func(t *testing.T) { testSort(t, open) })
 	t.Run("Paging", func(t *testing.T) { testPaging(t, open) })
 	t.Run("MinOffsets", func(t *testing.T) { testMinOffsets(t, open) })
@@ -102,6 +103,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("BatchErrors", func(t *testing.T) { testBatchErrors(t, open) })
 	t.Run("Fields", func(t *testing.T) { testFields(t, open) })
 	t.Run("Topics", func(t *testing.T) { testTopics(t, open) })
+	t.Run("DeletePartition", func(t *testing.T) { testDeletePartition(t, open) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
 	t.Run("Closed", func(t *testing.T) { testClosed(t, open) })
 }
@@ -909,6 +911,9 @@ func testClosed(t *testing.T, open Opener) {
 	_, checks["Stats"] = ix.Stats(topic)
 	_, checks["Topics"] = ix.Topics()
 	checks["DeleteTopic"] = ix.DeleteTopic(ctx, topic)
+	if d, ok := ix.(index.PartitionDeleter); ok {
+		checks["DeletePartition"] = d.DeletePartition(ctx, topic, 0)
+	}
 	for name, err := range checks {
 		if !errors.Is(err, index.ErrClosed) {
 			t.Errorf("%s after Close: %v, want ErrClosed", name, err)
