@@ -221,7 +221,9 @@ func sortOrder(s string) (bool, error) {
 // object with exactly one key naming the query type. Supported: match_all,
 // match_none, match, match_phrase, term, terms, range, exists, prefix,
 // wildcard, ids, bool, query_string, constant_score. Unknown query types
-// and parameters are *QueryErrors.
+// and parameters are *QueryErrors. A "boost" absent leaves the query's
+// Boost nil (1.0); an explicit 0 is kept as 0; a negative one is a
+// *QueryError (parsing_exception), as Elasticsearch refuses it.
 func ParseQuery(v any) (Query, error) {
 	obj, ok := v.(map[string]any)
 	if !ok {
@@ -244,10 +246,16 @@ func parseQueryType(typ string, body any) (Query, error) {
 			return nil, err
 		}
 		q := &MatchAllQuery{}
-		q.Boost, err = optFloat(m, "boost")
+		q.Boost, err = optBoost(typ, m)
 		return q, err
 	case "match_none":
-		if _, err := params(typ, body); err != nil {
+		// Elasticsearch takes a boost here too; nothing matches, so it
+		// is only checked.
+		m, err := params(typ, body, "boost")
+		if err != nil {
+			return nil, err
+		}
+		if _, err := optBoost(typ, m); err != nil {
 			return nil, err
 		}
 		return &MatchNoneQuery{}, nil
@@ -266,7 +274,7 @@ func parseQueryType(typ string, body any) (Query, error) {
 		if q.MinimumShouldMatch, err = optString(m, "minimum_should_match"); err != nil {
 			return nil, err
 		}
-		q.Boost, err = optFloat(m, "boost")
+		q.Boost, err = optBoost(typ, m)
 		return q, err
 	case "match_phrase":
 		field, m, err := fieldQuery(typ, body, "query", "slop", "boost")
@@ -282,7 +290,7 @@ func parseQueryType(typ string, body any) (Query, error) {
 				return nil, err
 			}
 		}
-		q.Boost, err = optFloat(m, "boost")
+		q.Boost, err = optBoost(typ, m)
 		return q, err
 	case "term":
 		field, m, err := fieldQuery(typ, body, "value", "boost")
@@ -294,7 +302,7 @@ func parseQueryType(typ string, body any) (Query, error) {
 			return nil, parsingError("[term] query on [%s] has no value", field)
 		}
 		q := &TermQuery{Field: field, Value: val}
-		q.Boost, err = optFloat(m, "boost")
+		q.Boost, err = optBoost(typ, m)
 		return q, err
 	case "terms":
 		m, ok := body.(map[string]any)
@@ -304,7 +312,7 @@ func parseQueryType(typ string, body any) (Query, error) {
 		q := &TermsQuery{}
 		for _, k := range sortedKeys(m) {
 			if k == "boost" {
-				b, err := floatParam("boost", m[k])
+				b, err := optBoost(typ, m)
 				if err != nil {
 					return nil, err
 				}
@@ -346,7 +354,7 @@ func parseQueryType(typ string, body any) (Query, error) {
 				case "lte", "to":
 					q.LTE = sm[k]
 				case "boost":
-					b, err := floatParam("boost", sm[k])
+					b, err := optBoost(typ, sm)
 					if err != nil {
 						return nil, err
 					}
@@ -358,15 +366,16 @@ func parseQueryType(typ string, body any) (Query, error) {
 			return q, nil
 		}
 	case "exists":
-		m, err := params(typ, body, "field")
+		m, err := params(typ, body, "field", "boost")
 		if err != nil {
 			return nil, err
 		}
-		f, err := reqString(typ, m, "field")
-		if err != nil {
+		q := &ExistsQuery{}
+		if q.Field, err = reqString(typ, m, "field"); err != nil {
 			return nil, err
 		}
-		return &ExistsQuery{Field: f}, nil
+		q.Boost, err = optBoost(typ, m)
+		return q, err
 	case "prefix", "wildcard":
 		field, m, err := fieldQuery(typ, body, "value", "wildcard", "boost")
 		if err != nil {
@@ -381,7 +390,7 @@ func parseQueryType(typ string, body any) (Query, error) {
 		} else if w != "" {
 			val = w
 		}
-		b, err := optFloat(m, "boost")
+		b, err := optBoost(typ, m)
 		if err != nil {
 			return nil, err
 		}
@@ -390,7 +399,7 @@ func parseQueryType(typ string, body any) (Query, error) {
 		}
 		return &WildcardQuery{Field: field, Value: val, Boost: b}, nil
 	case "ids":
-		m, err := params(typ, body, "values")
+		m, err := params(typ, body, "values", "boost")
 		if err != nil {
 			return nil, err
 		}
@@ -406,7 +415,8 @@ func parseQueryType(typ string, body any) (Query, error) {
 			}
 			q.Values = append(q.Values, s)
 		}
-		return q, nil
+		q.Boost, err = optBoost(typ, m)
+		return q, err
 	case "bool":
 		return parseBool(body)
 	case "constant_score":
@@ -422,7 +432,7 @@ func parseQueryType(typ string, body any) (Query, error) {
 		if err != nil {
 			return nil, err
 		}
-		b, err := optFloat(m, "boost")
+		b, err := optBoost(typ, m)
 		if err != nil {
 			return nil, err
 		}
@@ -442,7 +452,7 @@ func parseQueryType(typ string, body any) (Query, error) {
 		if q.DefaultOperator, err = optString(m, "default_operator"); err != nil {
 			return nil, err
 		}
-		q.Boost, err = optFloat(m, "boost")
+		q.Boost, err = optBoost(typ, m)
 		return q, err
 	}
 	return nil, parsingError("unknown query [%s]", typ)
@@ -501,12 +511,23 @@ func optString(m map[string]any, key string) (string, error) {
 	return stringParam(key, v)
 }
 
-func optFloat(m map[string]any, key string) (float64, error) {
-	v, ok := m[key]
+// optBoost reads the "boost" of a typ query: nil when absent (the
+// default, 1.0), else a finite number that is not negative.
+// Elasticsearch (7.0 and later) refuses negative boosts while parsing,
+// -0.0 included (its check is Float.compare(boost, 0f) < 0).
+func optBoost(typ string, m map[string]any) (*float64, error) {
+	v, ok := m["boost"]
 	if !ok {
-		return 0, nil
+		return nil, nil
 	}
-	return floatParam(key, v)
+	b, err := floatParam("boost", v)
+	if err != nil {
+		return nil, err
+	}
+	if reason := boostProblem(typ, b); reason != "" {
+		return nil, parsingError("%s", reason)
+	}
+	return &b, nil
 }
 
 func parseBool(body any) (Query, error) {
@@ -551,7 +572,7 @@ func parseBool(body any) (Query, error) {
 			return nil, err
 		}
 	}
-	q.Boost, err = optFloat(m, "boost")
+	q.Boost, err = optBoost("bool", m)
 	return q, err
 }
 

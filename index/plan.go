@@ -1,6 +1,7 @@
 package index
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strconv"
@@ -51,11 +52,20 @@ const (
 func planAll() *plan { return &plan{op: opAll, boost: 1} }
 
 // planConstant matches the documents filter matches, each scoring score:
-// Lucene's ConstantScoreQuery, as Elasticsearch runs constant_score and
-// ids queries.
+// Lucene's ConstantScoreQuery, as Elasticsearch runs constant_score, ids,
+// terms and exists queries, and prefix and wildcard queries (multi-term
+// queries, whose default rewrite, constant_score, gives every match the
+// query's boost).
 func planConstant(filter *plan, score float64) *plan {
-	if filter.op == opNone {
+	switch filter.op {
+	case opNone:
 		return filter
+	case opAll:
+		return &plan{op: opAll, boost: score}
+	case opConstant:
+		// The inner constant score is replaced, not multiplied: it is
+		// not scored.
+		return &plan{op: opConstant, filter: filter.filter, boost: score}
 	}
 	return &plan{op: opConstant, filter: []*plan{filter}, boost: score}
 }
@@ -135,17 +145,40 @@ type resolver struct {
 	now time.Time // the time "now" means in date math, fixed per search
 }
 
-func boostOf(b float64) float64 {
-	if b == 0 {
-		return 1
+// boostValue returns the score multiplier of a typ query's Boost: 1 for
+// nil (Elasticsearch's default boost, 1.0), else the boost itself, 0
+// included (Elasticsearch multiplies the score by it). A negative boost is
+// an illegal_argument_exception, as Elasticsearch's query builders refuse
+// it (AbstractQueryBuilder.boost, 7.0 and later).
+func boostValue(typ string, b *float64) (float64, error) {
+	if b == nil {
+		return 1, nil
 	}
-	return b
+	if reason := boostProblem(typ, *b); reason != "" {
+		return 0, illegalArgument("%s", reason)
+	}
+	return *b, nil
+}
+
+// boostProblem says what is wrong with boost b of a typ query, or ""
+// when nothing is. Elasticsearch refuses negative boosts, -0.0 included
+// (its check is Float.compare(boost, 0f) < 0), with this reason; NaN and
+// infinite boosts, which would make every score meaningless, are refused
+// too.
+func boostProblem(typ string, b float64) string {
+	switch {
+	case math.IsNaN(b) || math.IsInf(b, 0):
+		return fmt.Sprintf("[boost] of [%s] must be a finite number, got [%v]", typ, b)
+	case math.Signbit(b):
+		return fmt.Sprintf("negative [boost] are not allowed in [%s], use a value between 0 and 1 to deboost", typ)
+	}
+	return ""
 }
 
 // withBoost multiplies the score of a plan the resolver just made by
-// boost b (0 means 1).
+// boost b.
 func withBoost(p *plan, b float64) *plan {
-	if b := boostOf(b); b != 1 {
+	if b != 1 {
 		p.boost *= b
 	}
 	return p
@@ -169,7 +202,11 @@ func (r *resolver) resolve(q Query) (*plan, error) {
 	case nil:
 		return planAll(), nil
 	case *MatchAllQuery:
-		return withBoost(planAll(), q.Boost), nil
+		b, err := boostValue("match_all", q.Boost)
+		if err != nil {
+			return nil, err
+		}
+		return withBoost(planAll(), b), nil
 	case *MatchNoneQuery:
 		return planNone(), nil
 	case *MatchQuery:
@@ -177,6 +214,10 @@ func (r *resolver) resolve(q Query) (*plan, error) {
 	case *MatchPhraseQuery:
 		return r.matchPhrase(q)
 	case *TermQuery:
+		b, err := boostValue("term", q.Boost)
+		if err != nil {
+			return nil, err
+		}
 		f := resolveField(q.Field)
 		if f.kind == fkAny {
 			return nil, parsingError("[term] query requires a field name")
@@ -185,44 +226,62 @@ func (r *resolver) resolve(q Query) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		return withBoost(p, q.Boost), nil
+		return withBoost(p, b), nil
 	case *TermsQuery:
-		f := resolveField(q.Field)
-		if f.kind == fkAny {
-			return nil, parsingError("[terms] query requires a field name")
-		}
-		alts := make([]*plan, 0, len(q.Values))
-		for _, v := range q.Values {
-			p, err := r.term(f, v)
-			if err != nil {
-				return nil, err
-			}
-			alts = append(alts, p)
-		}
-		return withBoost(planOr(alts...), q.Boost), nil
+		return r.terms(q)
 	case *RangeQuery:
 		return r.rangeQuery(q)
 	case *ExistsQuery:
-		return r.exists(resolveField(q.Field))
+		// Elasticsearch's exists query is a constant-score query
+		// (ExistsQueryBuilder wraps it in a ConstantScoreQuery).
+		b, err := boostValue("exists", q.Boost)
+		if err != nil {
+			return nil, err
+		}
+		p, err := r.exists(resolveField(q.Field))
+		if err != nil {
+			return nil, err
+		}
+		return planConstant(p, b), nil
 	case *PrefixQuery:
-		return r.pattern(opPrefix, q.Field, q.Value, q.Boost, false)
+		b, err := boostValue("prefix", q.Boost)
+		if err != nil {
+			return nil, err
+		}
+		return r.pattern(opPrefix, q.Field, q.Value, b, false)
 	case *WildcardQuery:
-		return r.pattern(opWildcard, q.Field, q.Value, q.Boost, false)
+		b, err := boostValue("wildcard", q.Boost)
+		if err != nil {
+			return nil, err
+		}
+		return r.pattern(opWildcard, q.Field, q.Value, b, false)
 	case *IDsQuery:
+		b, err := boostValue("ids", q.Boost)
+		if err != nil {
+			return nil, err
+		}
 		alts := make([]*plan, 0, len(q.Values))
 		for _, id := range q.Values {
 			alts = append(alts, idPlan(id))
 		}
-		return planOr(alts...), nil
+		return planConstant(planOr(alts...), b), nil
 	case *BoolQuery:
 		return r.boolQuery(q)
 	case *ConstantScoreQuery:
+		b, err := boostValue("constant_score", q.Boost)
+		if err != nil {
+			return nil, err
+		}
 		f, err := r.resolve(q.Filter)
 		if err != nil {
 			return nil, err
 		}
-		return planConstant(f, boostOf(q.Boost)), nil
+		return planConstant(f, b), nil
 	case *QueryStringQuery:
+		b, err := boostValue("query_string", q.Boost)
+		if err != nil {
+			return nil, err
+		}
 		parsed, err := parseQueryString(q)
 		if err != nil {
 			return nil, err
@@ -231,15 +290,40 @@ func (r *resolver) resolve(q Query) (*plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		return withBoost(p, q.Boost), nil
+		return withBoost(p, b), nil
 	case *normalizedPattern:
 		return r.pattern(q.op, q.field, q.value, q.boost, true)
 	}
 	return nil, parsingError("unknown query type %T", q)
 }
 
+// terms resolves a terms query. Elasticsearch runs it as one
+// constant-score query over the set of values (Lucene's TermInSetQuery,
+// or a point set query on numbers): a match scores the boost, however
+// many of the values it holds.
+func (r *resolver) terms(q *TermsQuery) (*plan, error) {
+	b, err := boostValue("terms", q.Boost)
+	if err != nil {
+		return nil, err
+	}
+	f := resolveField(q.Field)
+	if f.kind == fkAny {
+		return nil, parsingError("[terms] query requires a field name")
+	}
+	alts := make([]*plan, 0, len(q.Values))
+	for _, v := range q.Values {
+		p, err := r.term(f, v)
+		if err != nil {
+			return nil, err
+		}
+		alts = append(alts, p)
+	}
+	return planConstant(planOr(alts...), b), nil
+}
+
 // idPlan matches one document id. Elasticsearch's ids query (and a term
-// query on _id) is a constant-score set query: every match scores 1.
+// query on _id) is a constant-score set query: every match scores 1,
+// times the query's boost.
 func idPlan(id string) *plan {
 	p, o, ok := ParseDocID(id)
 	if !ok {
@@ -250,6 +334,10 @@ func idPlan(id string) *plan {
 }
 
 func (r *resolver) match(q *MatchQuery) (*plan, error) {
+	b, err := boostValue("match", q.Boost)
+	if err != nil {
+		return nil, err
+	}
 	f := resolveField(q.Field)
 	var op string
 	switch strings.ToLower(q.Operator) {
@@ -261,14 +349,14 @@ func (r *resolver) match(q *MatchQuery) (*plan, error) {
 		return nil, parsingError("[match] unknown operator [%s]", q.Operator)
 	}
 	if f.kind == fkAny {
-		return withBoost(&plan{op: opAnyField, leaf: q, boost: 1}, q.Boost), nil
+		return withBoost(&plan{op: opAnyField, leaf: q, boost: 1}, b), nil
 	}
 	if f.kind != fkGeneral {
 		p, err := r.term(f, q.Query)
 		if err != nil {
 			return nil, err
 		}
-		return withBoost(p, q.Boost), nil
+		return withBoost(p, b), nil
 	}
 	toks := r.an.tokens(q.Query)
 	var text *plan
@@ -295,23 +383,27 @@ func (r *resolver) match(q *MatchQuery) (*plan, error) {
 			}
 		}
 	}
-	return withBoost(planOr(append([]*plan{text}, r.typedEq(f, scalar{kind: leafString, str: q.Query})...)...), q.Boost), nil
+	return withBoost(planOr(append([]*plan{text}, r.typedEq(f, scalar{kind: leafString, str: q.Query})...)...), b), nil
 }
 
 func (r *resolver) matchPhrase(q *MatchPhraseQuery) (*plan, error) {
+	b, err := boostValue("match_phrase", q.Boost)
+	if err != nil {
+		return nil, err
+	}
 	f := resolveField(q.Field)
 	if q.Slop < 0 {
 		return nil, parsingError("[match_phrase] slop must be non-negative")
 	}
 	if f.kind == fkAny {
-		return withBoost(&plan{op: opAnyField, leaf: q, boost: 1}, q.Boost), nil
+		return withBoost(&plan{op: opAnyField, leaf: q, boost: 1}, b), nil
 	}
 	if f.kind != fkGeneral {
 		p, err := r.term(f, q.Query)
 		if err != nil {
 			return nil, err
 		}
-		return withBoost(p, q.Boost), nil
+		return withBoost(p, b), nil
 	}
 	toks := r.an.tokens(q.Query)
 	var text *plan
@@ -323,7 +415,7 @@ func (r *resolver) matchPhrase(q *MatchPhraseQuery) (*plan, error) {
 	default:
 		text = &plan{op: opPhrase, field: f.text, phrase: toks, slop: q.Slop, boost: 1}
 	}
-	return withBoost(planOr(append([]*plan{text}, r.typedEq(f, scalar{kind: leafString, str: q.Query})...)...), q.Boost), nil
+	return withBoost(planOr(append([]*plan{text}, r.typedEq(f, scalar{kind: leafString, str: q.Query})...)...), b), nil
 }
 
 // typedEq returns the plans matching s as a number, boolean or date of a
@@ -431,22 +523,27 @@ func rangeBounds(q *RangeQuery) (lo, hi bound, err error) {
 }
 
 func (r *resolver) rangeQuery(q *RangeQuery) (*plan, error) {
+	b, err := boostValue("range", q.Boost)
+	if err != nil {
+		return nil, err
+	}
 	f := resolveField(q.Field)
 	lo, hi, err := rangeBounds(q)
 	if err != nil {
 		return nil, err
 	}
 	if !lo.set && !hi.set {
+		// Elasticsearch runs a range without bounds as an exists query.
 		p, err := r.exists(f)
 		if err != nil {
 			return nil, err
 		}
-		return withBoost(p, q.Boost), nil
+		return planConstant(p, b), nil
 	}
 	var p *plan
 	switch f.kind {
 	case fkAny:
-		return withBoost(&plan{op: opAnyField, leaf: q, boost: 1}, q.Boost), nil
+		return withBoost(&plan{op: opAnyField, leaf: q, boost: 1}, b), nil
 	case fkOffset, fkPartition:
 		l, h, ok := intRange(lo, hi)
 		if !ok {
@@ -493,7 +590,7 @@ func (r *resolver) rangeQuery(q *RangeQuery) (*plan, error) {
 		}
 		p = planOr(alts...)
 	}
-	return withBoost(p, q.Boost), nil
+	return withBoost(p, b), nil
 }
 
 func isNumber(s scalar) bool {
@@ -621,6 +718,8 @@ func termRange(field string, lo, hi bound) *plan {
 	return p
 }
 
+// exists resolves the documents holding field f (unscored: callers make
+// it constant-scored).
 func (r *resolver) exists(f fieldRef) (*plan, error) {
 	switch f.kind {
 	case fkAny, fkOffset, fkTimestamp, fkPartition, fkID:
@@ -640,17 +739,24 @@ func (r *resolver) exists(f fieldRef) (*plan, error) {
 type normalizedPattern struct {
 	op           planOp
 	field, value string
-	boost        float64
+	boost        float64 // the score of a match (1 unless boosted with ^)
 }
 
 func (*normalizedPattern) isQuery() {}
 
+// pattern resolves a prefix or wildcard query whose every match scores
+// boost: Elasticsearch's default rewrite of multi-term queries
+// (constant_score) gives each match the query's boost, however many
+// terms of the document match.
 func (r *resolver) pattern(op planOp, field, value string, boost float64, normalize bool) (*plan, error) {
 	f := resolveField(field)
 	var p *plan
 	switch f.kind {
 	case fkAny:
-		return withBoost(&plan{op: opAnyField, leaf: &normalizedPattern{op: op, value: value, boost: 1}, boost: 1}, boost), nil
+		// Specialised into one constant-score query over the fields
+		// (Elasticsearch's query_string takes the best field's score,
+		// which is the boost for each).
+		return &plan{op: opAnyField, leaf: &normalizedPattern{op: op, value: value, boost: 1}, boost: boost}, nil
 	case fkKeyword:
 		p = &plan{op: op, field: f.keyword, term: value, boost: 1}
 	case fkGeneral:
@@ -669,12 +775,15 @@ func (r *resolver) pattern(op planOp, field, value string, boost float64, normal
 		}
 		p = e
 	}
-	return withBoost(p, boost), nil
+	return planConstant(p, boost), nil
 }
 
 func (r *resolver) boolQuery(q *BoolQuery) (*plan, error) {
+	b, err := boostValue("bool", q.Boost)
+	if err != nil {
+		return nil, err
+	}
 	p := &plan{op: opBool, boost: 1}
-	var err error
 	conv := func(qs []Query) ([]*plan, error) {
 		out := make([]*plan, 0, len(qs))
 		for _, c := range qs {
@@ -709,9 +818,9 @@ func (r *resolver) boolQuery(q *BoolQuery) (*plan, error) {
 		return planNone(), nil
 	}
 	if len(p.must)+len(p.filter)+len(p.should)+len(p.mustNot) == 0 {
-		return withBoost(planAll(), q.Boost), nil
+		return withBoost(planAll(), b), nil
 	}
-	return withBoost(p, q.Boost), nil
+	return withBoost(p, b), nil
 }
 
 // partView is what specialising a plan needs to know about one
@@ -754,7 +863,11 @@ func (r *resolver) specialize(p *plan, v *partView) (*plan, error) {
 			alts = append(alts, leaf)
 		}
 		out := planOr(alts...)
-		if out.op != opNone {
+		if _, ok := p.leaf.(*normalizedPattern); ok {
+			// A prefix or wildcard over every field: each match scores
+			// the boost once, whatever fields match.
+			out = planConstant(out, p.boost)
+		} else if out.op != opNone {
 			out = scaled(out, p.boost)
 		}
 		return r.specialize(out, v)
@@ -898,28 +1011,30 @@ func constantNormField(field string) bool {
 		field == fieldKey || field == fieldExists
 }
 
-// withField returns a copy of leaf q addressed to field.
+// withField returns a copy of leaf q addressed to field, without its
+// boost: the any-field plan holding the leaf applies the boost once to
+// the whole expansion.
 func withField(q Query, field string) Query {
 	switch q := q.(type) {
 	case *MatchQuery:
 		c := *q
-		c.Field = field
+		c.Field, c.Boost = field, nil
 		return &c
 	case *MatchPhraseQuery:
 		c := *q
-		c.Field = field
+		c.Field, c.Boost = field, nil
 		return &c
 	case *TermQuery:
 		c := *q
-		c.Field = field
+		c.Field, c.Boost = field, nil
 		return &c
 	case *RangeQuery:
 		c := *q
-		c.Field = field
+		c.Field, c.Boost = field, nil
 		return &c
 	case *normalizedPattern:
 		c := *q
-		c.field = field
+		c.field, c.boost = field, 1
 		return &c
 	}
 	return q

@@ -275,20 +275,31 @@ func (p *qsParser) number() (float64, error) {
 	return f, nil
 }
 
+// boosted multiplies q's boost by b (clause^b), as Lucene wraps the
+// clause in a BoostQuery: b = 0 scores the clause 0, and boosts of nested
+// groups multiply.
 func boosted(q Query, b float64) Query {
+	mul := func(cur *float64) *float64 {
+		if cur == nil {
+			return Boost(b)
+		}
+		return Boost(*cur * b)
+	}
 	switch q := q.(type) {
 	case *MatchQuery:
-		q.Boost = b
+		q.Boost = mul(q.Boost)
 	case *MatchPhraseQuery:
-		q.Boost = b
+		q.Boost = mul(q.Boost)
 	case *RangeQuery:
-		q.Boost = b
+		q.Boost = mul(q.Boost)
+	case *ExistsQuery:
+		q.Boost = mul(q.Boost)
 	case *normalizedPattern:
-		q.boost = b
+		q.boost *= b
 	case *BoolQuery:
-		q.Boost = b
+		q.Boost = mul(q.Boost)
 	case *MatchAllQuery:
-		q.Boost = b
+		q.Boost = mul(q.Boost)
 	}
 	return q
 }

@@ -115,7 +115,7 @@ func TestParseConstantScore(t *testing.T) {
 	if !ok {
 		t.Fatalf("query %T, want *index.ConstantScoreQuery", body.Request.Query)
 	}
-	if q.Boost != 2.5 {
+	if q.Boost == nil || *q.Boost != 2.5 {
 		t.Fatalf("boost %v, want 2.5", q.Boost)
 	}
 	if tq, ok := q.Filter.(*index.TermQuery); !ok || tq.Field != "a" {

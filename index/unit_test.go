@@ -329,7 +329,11 @@ func TestQueryStringShape(t *testing.T) {
 		{"a:f?o*", &normalizedPattern{op: opWildcard, field: "a", value: "f?o*", boost: 1}},
 		{"_exists_:geo", &ExistsQuery{Field: "geo"}},
 		{"*", &MatchAllQuery{}},
-		{"x^2", &MatchQuery{Query: "x", Operator: "or", Boost: 2}},
+		{"x^2", &MatchQuery{Query: "x", Operator: "or", Boost: Boost(2)}},
+		{"x^0", &MatchQuery{Query: "x", Operator: "or", Boost: Boost(0)}},
+		{"((x)^2)^1.5", &MatchQuery{Query: "x", Operator: "or", Boost: Boost(3)}},
+		{"_exists_:geo^2", &ExistsQuery{Field: "geo", Boost: Boost(2)}},
+		{"a:fo*^0.5", &normalizedPattern{op: opPrefix, field: "a", value: "fo", boost: 0.5}},
 	}
 	for _, c := range cases {
 		got, err := parseQueryString(&QueryStringQuery{Query: c.in})

@@ -6,8 +6,10 @@ package indextest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -88,7 +90,15 @@ func (f *fixture) checkPage(t *testing.T, q index.Query, pred func(*record) bool
 	}
 }
 
-func describe(q index.Query) string { return strings.TrimPrefix(fmt.Sprintf("%T%+v", q, q), "*index.") }
+// describe names a query for messages: its type and its fields as JSON
+// (boosts by value, not by address), or Go's notation when that fails.
+func describe(q index.Query) string {
+	name := strings.TrimPrefix(fmt.Sprintf("%T", q), "*index.")
+	if b, err := json.Marshal(q); err == nil {
+		return name + string(b)
+	}
+	return name + fmt.Sprintf("%+v", q)
+}
 
 // Run runs the Indexer contract tests against open.
 func Run(t *testing.T, open Opener) {
@@ -636,6 +646,36 @@ func testQueryErrors(t *testing.T, open Opener) {
 		var qe *index.QueryError
 		if !errors.As(err, &qe) {
 			t.Errorf("request %d (%s): error %v, want a *index.QueryError", i, describe(req.Query), err)
+		}
+	}
+	// Negative boosts, which Elasticsearch (7.0 and later) refuses, -0
+	// included, and boosts that are not finite numbers.
+	badBoosts := []index.Query{
+		&index.MatchAllQuery{Boost: index.Boost(-1)},
+		&index.MatchQuery{Field: "message", Query: "alpha", Boost: index.Boost(-1)},
+		&index.MatchQuery{Field: "*", Query: "alpha", Boost: index.Boost(-1)},
+		&index.MatchPhraseQuery{Field: "message", Query: "alpha bravo", Boost: index.Boost(-0.5)},
+		&index.TermQuery{Field: "level.keyword", Value: "ERROR", Boost: index.Boost(-1)},
+		&index.TermsQuery{Field: "level.keyword", Values: []any{"ERROR"}, Boost: index.Boost(-1)},
+		&index.RangeQuery{Field: "status", GTE: 400, Boost: index.Boost(-1)},
+		&index.RangeQuery{Field: "geo", Boost: index.Boost(-1)},
+		&index.ExistsQuery{Field: "geo", Boost: index.Boost(-1)},
+		&index.PrefixQuery{Field: "message", Value: "al", Boost: index.Boost(-1)},
+		&index.WildcardQuery{Field: "message", Value: "al*", Boost: index.Boost(-1)},
+		&index.IDsQuery{Values: []string{"0-0"}, Boost: index.Boost(-1)},
+		&index.BoolQuery{Must: []index.Query{&index.MatchAllQuery{}}, Boost: index.Boost(-1)},
+		&index.BoolQuery{Filter: []index.Query{&index.ExistsQuery{Field: "geo", Boost: index.Boost(-2)}}},
+		&index.ConstantScoreQuery{Filter: &index.MatchAllQuery{}, Boost: index.Boost(-1)},
+		&index.ConstantScoreQuery{Filter: &index.ExistsQuery{Field: "geo"}, Boost: index.Boost(math.Copysign(0, -1))},
+		&index.QueryStringQuery{Query: "level:ERROR", Boost: index.Boost(-1)},
+		&index.MatchAllQuery{Boost: index.Boost(math.NaN())},
+		&index.TermQuery{Field: "level.keyword", Value: "ERROR", Boost: index.Boost(math.Inf(1))},
+	}
+	for i, q := range badBoosts {
+		_, err := f.ix.Search(context.Background(), topic, &index.Request{Query: q})
+		var qe *index.QueryError
+		if !errors.As(err, &qe) || !strings.Contains(qe.Reason, "[boost]") {
+			t.Errorf("boost %d (%s): error %v, want a *index.QueryError about the boost", i, describe(q), err)
 		}
 	}
 }
