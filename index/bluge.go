@@ -483,8 +483,9 @@ func (x *Bluge) openPart(dir string, id int32) (*bpart, error) {
 	}
 	w, err := blugeindex.OpenWriter(cfg)
 	if err != nil {
-		if !environmental(err) {
-			// The directory is there and locked: its snapshot and
+		if !environmental(err) && !starved(dir) {
+			// The directory is there and locked, and the process had
+			// descriptors and mappings to spare: its snapshot and
 			// segment files do not load.
 			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}

@@ -400,14 +400,17 @@ func (p *Pipeline) scheduleTopic(t *metadata.Topic) {
 			p.opts.Logger.Error("search indexing failed", "topic", t.Name, "partition", id, "err", err, "retry_in", retry)
 			continue
 		}
-		if end > cp {
-			p.mu.Lock()
-			ps := p.stateLocked(topicPart{t.Name, id})
+		// The target counts too: appends notified while a rebuild above
+		// held the partition raised it, and their Notify could not queue
+		// a partition that was running.
+		p.mu.Lock()
+		if ps := p.parts[tp]; end > cp || (ps != nil && ps.target > cp) {
+			ps = p.stateLocked(tp)
 			ps.target = max(ps.target, end)
 			ps.checkpoint = cp
 			p.enqueueLocked(ps)
-			p.mu.Unlock()
 		}
+		p.mu.Unlock()
 	}
 }
 
