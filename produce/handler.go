@@ -125,8 +125,9 @@ type Handler struct {
 	mem         *membudget.Budget // BufferMemory: requests in flight, FIFO waiters
 	metrics     *Metrics
 
-	mu         sync.RWMutex // guards partitions and closed
+	mu         sync.RWMutex // guards partitions, opening and closed
 	partitions map[topicPartition]*partition
+	opening    map[topicPartition]chan struct{} // logs being opened (recovered), outside mu; closed when done
 	closed     bool
 }
 
@@ -154,6 +155,7 @@ func New(cfg Config, meta MetadataStore, opts ...Option) (*Handler, error) {
 		fs:         vfs.OS,
 		mem:        membudget.New(cfg.BufferMemory),
 		partitions: make(map[topicPartition]*partition),
+		opening:    make(map[topicPartition]chan struct{}),
 	}
 	for _, o := range opts {
 		o(h)
@@ -193,7 +195,16 @@ func (h *Handler) Close() error {
 	h.closed = true
 	parts := h.partitions
 	h.partitions = nil
+	var opening []chan struct{}
+	for _, ch := range h.opening {
+		opening = append(opening, ch)
+	}
 	h.mu.Unlock()
+	// A log still being opened is closed by its opener, which sees
+	// closed; wait for that, so that nothing outlives Close.
+	for _, ch := range opening {
+		<-ch
+	}
 	var errs []error
 	for _, p := range parts {
 		if err := p.close(); err != nil {
@@ -215,25 +226,62 @@ func (h *Handler) Log(topic string, partition int32) (*segment.Log, error) {
 }
 
 // partition returns the open partition, opening its log on first use.
+// The open (the log's recovery, the producer state's replay) runs outside
+// Handler.mu, so that requests for other partitions go on meanwhile; a
+// request for the same partition waits for it, and opens the log itself
+// if that open failed.
 func (h *Handler) partition(t *metadata.Topic, index int32) (*partition, error) {
 	key := topicPartition{t.Name, index}
-	h.mu.RLock()
-	p, closed := h.partitions[key], h.closed
-	h.mu.RUnlock()
-	switch {
-	case closed:
-		return nil, ErrClosed
-	case p != nil:
+	for {
+		h.mu.RLock()
+		p, closed := h.partitions[key], h.closed
+		h.mu.RUnlock()
+		switch {
+		case closed:
+			return nil, ErrClosed
+		case p != nil:
+			return p, nil
+		}
+		h.mu.Lock()
+		if h.closed {
+			h.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if p := h.partitions[key]; p != nil {
+			h.mu.Unlock()
+			return p, nil
+		}
+		if ch := h.opening[key]; ch != nil {
+			h.mu.Unlock()
+			<-ch
+			continue
+		}
+		ch := make(chan struct{})
+		h.opening[key] = ch
+		h.mu.Unlock()
+
+		p, err := h.openPartition(t, index)
+		h.mu.Lock()
+		delete(h.opening, key)
+		closed = h.closed
+		if err == nil && !closed {
+			h.partitions[key] = p
+		}
+		h.mu.Unlock()
+		if err == nil && closed {
+			p.close()
+			err = ErrClosed
+		}
+		close(ch)
+		if err != nil {
+			return nil, err
+		}
 		return p, nil
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return nil, ErrClosed
-	}
-	if p := h.partitions[key]; p != nil {
-		return p, nil
-	}
+}
+
+// openPartition opens a partition's log and loads its producer state.
+func (h *Handler) openPartition(t *metadata.Topic, index int32) (*partition, error) {
 	dir := filepath.Join(h.cfg.DataDir, t.Name+"-"+strconv.Itoa(int(index)))
 	opts := segment.Options{
 		FS:            h.fs,
@@ -272,7 +320,7 @@ func (h *Handler) partition(t *metadata.Topic, index int32) (*partition, error) 
 		}
 		opts.Archiver = a
 	}
-	p = &partition{topic: t.Name, index: index, label: t.Name + "-" + strconv.Itoa(int(index)), dir: dir, fs: h.fs, lastExpiry: h.now()}
+	p := &partition{topic: t.Name, index: index, label: t.Name + "-" + strconv.Itoa(int(index)), dir: dir, fs: h.fs, lastExpiry: h.now()}
 	opts.OnEvent = func(e segment.Event) {
 		switch e.(type) {
 		case segment.SegmentCreated:
@@ -294,7 +342,6 @@ func (h *Handler) partition(t *metadata.Topic, index int32) (*partition, error) 
 			return nil, &errcode.Error{Code: errcode.KafkaStorageError, Msg: err.Error()}
 		}
 	}
-	h.partitions[key] = p
 	return p, nil
 }
 
