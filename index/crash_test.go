@@ -174,21 +174,8 @@ func TestCrashDuringIndexing(t *testing.T) {
 	}
 	t.Logf("recovered checkpoints %v; log holds %d records", before, total)
 	s := e.searcher()
-	res, err := s.Search(context.Background(), "crash", &index.Request{Size: index.MaxResultWindow}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Hits.Total.Value != int64(total) {
-		t.Fatalf("%d documents, want %d (one per record)", res.Hits.Total.Value, total)
-	}
-	seen := make(map[string]bool, total)
-	for _, h := range res.Hits.Hits {
-		if seen[h.ID] {
-			t.Fatalf("%s indexed twice", h.ID)
-		}
-		seen[h.ID] = true
-	}
-	res, err = s.Search(context.Background(), "crash", &index.Request{Query: &index.TermQuery{Field: "level.keyword", Value: "ERROR"}}, false)
+	wantEachRecordOnce(t, s, "crash", total)
+	res, err := s.Search(context.Background(), "crash", &index.Request{Query: &index.TermQuery{Field: "level.keyword", Value: "ERROR"}}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -289,3 +289,24 @@ func searchUntilStopped(s *index.Searcher, limit int64) (stop func() error) {
 		return <-errc
 	}
 }
+
+// wantEachRecordOnce fails unless a search of every document of topic
+// finds exactly want, none twice among those returned (at most
+// index.MaxResultWindow): the pipeline indexes each record once.
+func wantEachRecordOnce(t *testing.T, s *index.Searcher, topic string, want int) {
+	t.Helper()
+	res, err := s.Search(context.Background(), topic, &index.Request{Size: index.MaxResultWindow}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Hits.Total.Value != int64(want) || len(res.Hits.Hits) != min(want, index.MaxResultWindow) {
+		t.Fatalf("%d documents (%d returned), want %d: one per record", res.Hits.Total.Value, len(res.Hits.Hits), want)
+	}
+	seen := make(map[string]bool, want)
+	for _, h := range res.Hits.Hits {
+		if seen[h.ID] {
+			t.Fatalf("%s indexed twice", h.ID)
+		}
+		seen[h.ID] = true
+	}
+}

@@ -259,20 +259,7 @@ func TestPipelineResumesAfterRestart(t *testing.T) {
 	e3.waitIndexed("logs", 0)
 	e3.waitIndexed("logs", 1)
 	all := append(recs, more...)
-	res, err := e3.searcher().Search(context.Background(), "logs", &index.Request{Size: 1000}, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Hits.Total.Value != int64(len(all)) || len(res.Hits.Hits) != len(all) {
-		t.Fatalf("%d hits (%d returned), want %d", res.Hits.Total.Value, len(res.Hits.Hits), len(all))
-	}
-	seen := map[string]bool{}
-	for _, h := range res.Hits.Hits {
-		if seen[h.ID] {
-			t.Fatalf("%s indexed twice", h.ID)
-		}
-		seen[h.ID] = true
-	}
+	wantEachRecordOnce(t, e3.searcher(), "logs", len(all))
 }
 
 // TestRebuildWhileSearching rebuilds a topic's index while searches and

@@ -140,7 +140,6 @@ func TestPipelineRebuildsUnloadablePartition(t *testing.T) {
 			var logs logLines
 			e2 := newEnv(t, envOptions{ix: open(), dataDir: dataDir, meta: meta, pipeline: index.PipelineOptions{Logger: logs.logger()}})
 			s := e2.searcher()
-			ctx := context.Background()
 			limit := int64(len(recs) + 3*10)
 			stopSearching := searchUntilStopped(s, limit)
 			recs = append(recs, produceLogs(t, e2, "logs", 3, 10, 5)...)
@@ -150,20 +149,7 @@ func TestPipelineRebuildsUnloadablePartition(t *testing.T) {
 			if err := stopSearching(); err != nil {
 				t.Fatalf("search during the rebuild: %v", err)
 			}
-			res, err := s.Search(ctx, "logs", &index.Request{Size: 1000}, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Hits.Total.Value != int64(len(recs)) || len(res.Hits.Hits) != len(recs) {
-				t.Fatalf("%d hits (%d returned), want %d", res.Hits.Total.Value, len(res.Hits.Hits), len(recs))
-			}
-			seen := map[string]bool{}
-			for _, h := range res.Hits.Hits {
-				if seen[h.ID] {
-					t.Fatalf("%s indexed twice", h.ID)
-				}
-				seen[h.ID] = true
-			}
+			wantEachRecordOnce(t, s, "logs", len(recs))
 			if lines := logs.matching(rebuildLine); len(lines) != 1 || !strings.Contains(lines[0], "partition=1") {
 				t.Fatalf("rebuild log lines %q, want one for partition 1", lines)
 			}
