@@ -295,7 +295,12 @@ func readFrame(ctx context.Context, c io.Reader, cfg ConnConfig) (frame, error) 
 		step := min(n-have, frameChargeStep)
 		if cfg.Memory != nil {
 			if have == 0 {
-				err = cfg.Memory.Acquire(ctx, int64(step))
+				// Wait for at most the whole budget (Acquire's n <=
+				// Limit()); a larger first step takes the rest at once.
+				first := min(int64(step), cfg.Memory.Limit())
+				if err = cfg.Memory.Acquire(ctx, first); err == nil && first < int64(step) {
+					cfg.Memory.Take(int64(step) - first)
+				}
 			} else {
 				cfg.Memory.Take(int64(step))
 			}

@@ -247,3 +247,30 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestServeConnBudgetSmallerThanAStep: a host budget smaller than a
+// frame's first charging step (64 KiB) still serves frames larger than
+// itself: the first step waits for the whole budget and takes the rest,
+// and every charge ends with its frame.
+func TestServeConnBudgetSmallerThanAStep(t *testing.T) {
+	mem := membudget.New(16 << 10)
+	var dispatched atomic.Int32
+	dispatch := func(ctx context.Context, hdr wire.RequestHeader, body []byte) (Reply, error) {
+		dispatched.Add(1)
+		if len(body) < 40000 {
+			t.Errorf("body of %d bytes, want the whole request", len(body))
+		}
+		return Reply{Wait: func(context.Context) ([]byte, bool) {
+			return wire.AppendResponseHeader(nil, hdr.CorrelationID, false), false
+		}}, nil
+	}
+	c := serveWith(t, ConnConfig{MaxInFlight: 1, Memory: mem}, dispatch)
+	for i := range 3 {
+		sendProduce(t, c, int32(i), 1, "t", make([]byte, 40000))
+	}
+	waitFor(t, func() bool { return dispatched.Load() == 3 })
+	waitFor(t, func() bool { return mem.InUse() == 0 })
+	if mem.Peak() < 40000 {
+		t.Fatalf("peak charge %d, want a whole frame (40000 bytes and more)", mem.Peak())
+	}
+}

@@ -56,7 +56,7 @@ func newMetrics(bufferInUse func() float64) *Metrics {
 			Name: "chronik_indexing_lag_current_ms", Help: "Indexing lag of the most recently indexed batch, in milliseconds.",
 		}),
 		compressionRatio: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "chronik_compression_ratio", Help: "Uncompressed over stored bytes of compressed batches since start.",
+			Name: "chronik_compression_ratio", Help: "Uncompressed over stored bytes of compressed record batches (v2; up-converted legacy sets are not counted) since start.",
 		}),
 		bufferInUse: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "chronik_buffer_memory_in_use_bytes", Help: "Bytes of buffer memory reserved by requests in flight.",

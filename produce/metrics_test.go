@@ -1,6 +1,7 @@
 package produce
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/chronik-go/chronik/compress"
+	"github.com/chronik-go/chronik/errcode"
+	"github.com/chronik-go/chronik/record"
 )
 
 func TestMetricsCountWhatHappened(t *testing.T) {
@@ -62,5 +65,34 @@ chronik_records_produced_total 15
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "chronik_records_produced_total", "chronik_duplicate_records_total"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCompressionRatioIgnoresUpConvertedSets: a legacy message set
+// up-converted into a compressed topic has no uncompressed v2 size, so it
+// does not move compression_ratio (it once counted as 0 raw bytes); a v2
+// batch stored compressed does.
+func TestCompressionRatioIgnoresUpConvertedSets(t *testing.T) {
+	e := newEnv(t, nil)
+	e.topic("gz", 1, map[string]string{"compression.type": "gzip"})
+	value := strings.Repeat(`{"level":"info","msg":"order accepted"}`, 20)
+	wantCode(t, one(t, e.produce(2, 1, pr("gz", 0, legacyMessageSet(t, 1, [][2]string{{"k", value}, {"k", value}})))), errcode.None)
+	if h := headerOf(e.readAll("gz", 0)[0]); h.Codec() != compress.Gzip {
+		t.Fatalf("up-converted batch stored with %s, want gzip", h.Codec())
+	}
+	if r := e.h.Metrics().Snapshot().CompressionRatio; r != 0 {
+		t.Fatalf("compression_ratio %v after an up-converted set alone, want 0 (nothing observed)", r)
+	}
+	spec := newSpec(20)
+	for i := range spec.records {
+		spec.records[i].value = []byte(value)
+	}
+	batch := spec.build(t)
+	raw := len(batch) - record.HeaderSize
+	wantCode(t, one(t, e.produce(9, 1, pr("gz", 0, batch))), errcode.None)
+	stored := e.readAll("gz", 0)[1]
+	want := float64(raw) / float64(len(stored)-record.HeaderSize)
+	if r := e.h.Metrics().Snapshot().CompressionRatio; math.Abs(r-want) > 1e-9 || r <= 5 {
+		t.Fatalf("compression_ratio %v, want %v: the v2 batch's alone", r, want)
 	}
 }

@@ -281,7 +281,8 @@ func (h *Handler) appendJob(info RequestInfo, req *wire.ProduceRequest, j *job, 
 	vv := h.validator(t, p)
 	v := &vv
 	var res record.BatchResult
-	if req.Version < 3 && !isV2(j.records) {
+	legacy := req.Version < 3 && !isV2(j.records)
+	if legacy {
 		// A legacy message's attributes byte follows its offset, size,
 		// CRC and magic; its codec is the wrapper's for "producer".
 		wrapper := compress.None
@@ -343,7 +344,10 @@ func (h *Handler) appendJob(info RequestInfo, req *wire.ProduceRequest, j *job, 
 		j.resp.LogAppendTimeMs = v.Now
 	}
 	h.metrics.observeAppend(res.Records, len(b))
-	if stored := record.ReadHeader(b); stored.Codec() != compress.None {
+	// The ratio of v2 batches only: an up-converted legacy set's records
+	// never exist uncompressed in the v2 format, so there is no raw size
+	// to compare with.
+	if stored := record.ReadHeader(b); stored.Codec() != compress.None && !legacy {
 		raw := len(scratch)
 		if res.Header.Codec() == compress.None {
 			raw = len(res.Batch) - record.HeaderSize
