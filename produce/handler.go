@@ -259,25 +259,29 @@ func (h *Handler) partition(t *metadata.Topic, index int32) (*partition, error) 
 		ch := make(chan struct{})
 		h.opening[key] = ch
 		h.mu.Unlock()
+		return h.openAndPublish(key, t, ch)
+	}
+}
 
-		p, err := h.openPartition(t, index)
+// openAndPublish opens a partition and publishes it in h.partitions, or
+// closes it again when the handler closed meanwhile; then, panic or not,
+// it ends the open: removes it from h.opening and closes ch.
+func (h *Handler) openAndPublish(key topicPartition, t *metadata.Topic, ch chan struct{}) (p *partition, err error) {
+	defer func() {
 		h.mu.Lock()
 		delete(h.opening, key)
-		closed = h.closed
-		if err == nil && !closed {
+		closed := h.closed
+		if p != nil && !closed {
 			h.partitions[key] = p
 		}
 		h.mu.Unlock()
-		if err == nil && closed {
+		if p != nil && closed {
 			p.close()
-			err = ErrClosed
+			p, err = nil, ErrClosed
 		}
 		close(ch)
-		if err != nil {
-			return nil, err
-		}
-		return p, nil
-	}
+	}()
+	return h.openPartition(t, key.partition)
 }
 
 // openPartition opens a partition's log and loads its producer state.
