@@ -63,6 +63,25 @@ func result(t *testing.T, done <-chan error) error {
 	}
 }
 
+// granted waits for Acquires started by acquireAsync and fails unless
+// each reserved its bytes.
+func granted(t *testing.T, done ...<-chan error) {
+	t.Helper()
+	for _, d := range done {
+		if err := result(t, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wantLineEmpty fails unless nobody waits in b's line.
+func wantLineEmpty(t *testing.T, b *Budget) {
+	t.Helper()
+	if got := queued(b); len(got) != 0 {
+		t.Fatalf("the line is %v, want empty", got)
+	}
+}
+
 func mustAcquire(t *testing.T, b *Budget, n int64) {
 	t.Helper()
 	if err := b.Acquire(context.Background(), n); err != nil {
@@ -101,23 +120,17 @@ func TestWaitersAreGrantedInArrivalOrder(t *testing.T) {
 	third := acquireAsync(t, ctx, b, 30)
 
 	b.Release(30)
-	if err := result(t, first); err != nil {
-		t.Fatal(err)
-	}
+	granted(t, first)
 	if got := queued(b); !slices.Equal(got, []int64{30, 30}) {
 		t.Fatalf("after room for one waiter, the line is %v; want the second and third", got)
 	}
 	b.Release(30)
-	if err := result(t, second); err != nil {
-		t.Fatal(err)
-	}
+	granted(t, second)
 	if got := queued(b); !slices.Equal(got, []int64{30}) {
 		t.Fatalf("after room for two waiters, the line is %v; want the third", got)
 	}
 	b.Release(40) // room for the third
-	if err := result(t, third); err != nil {
-		t.Fatal(err)
-	}
+	granted(t, third)
 	checkUse(t, b, 90, 100)
 }
 
@@ -130,11 +143,7 @@ func TestOneReleaseGrantsEveryWaiterThatFits(t *testing.T) {
 		done = append(done, acquireAsync(t, ctx, b, n))
 	}
 	b.Release(100)
-	for _, d := range done[:4] {
-		if err := result(t, d); err != nil {
-			t.Fatal(err)
-		}
-	}
+	granted(t, done[:4]...)
 	if got := queued(b); !slices.Equal(got, []int64{1}) {
 		t.Fatalf("the line is %v; want only the waiter that does not fit", got)
 	}
@@ -180,14 +189,8 @@ func TestLargeWaiterIsNotStarvedBySmallOnes(t *testing.T) {
 	}
 
 	b.Release(90)
-	if err := result(t, big); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range small[:4] { // 80 + 4×5 = the limit
-		if err := result(t, d); err != nil {
-			t.Fatal(err)
-		}
-	}
+	granted(t, big)
+	granted(t, small[:4]...) // 80 + 4×5 = the limit
 	if got := queued(b); !slices.Equal(got, []int64{5}) {
 		t.Fatalf("the line is %v; want the last small request", got)
 	}
@@ -212,14 +215,8 @@ func TestCancelledHeadWaiterLetsSmallerOnesBehindIn(t *testing.T) {
 	if err := result(t, big); !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Acquire returned %v, want context.Canceled", err)
 	}
-	for _, d := range []<-chan error{small, smaller} {
-		if err := result(t, d); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := queued(b); len(got) != 0 {
-		t.Fatalf("the line is %v, want empty", got)
-	}
+	granted(t, small, smaller)
+	wantLineEmpty(t, b)
 	checkUse(t, b, 98, 98)
 }
 
@@ -240,11 +237,7 @@ func TestCancelledWaiterInTheMiddleLeavesTheLine(t *testing.T) {
 	}
 	checkUse(t, b, 100, 100)
 	b.Release(60)
-	for _, d := range []<-chan error{first, last} {
-		if err := result(t, d); err != nil {
-			t.Fatal(err)
-		}
-	}
+	granted(t, first, last)
 	checkUse(t, b, 100, 100)
 }
 
@@ -297,12 +290,8 @@ func TestGrantedWhileCancellingIsHandedBack(t *testing.T) {
 		t.Fatalf("Acquire granted while cancelling returned %v, want context.Canceled", err)
 	}
 	// The 60 bytes came back, and with them room for the waiter behind.
-	if err := result(t, behind); err != nil {
-		t.Fatal(err)
-	}
-	if got := queued(b); len(got) != 0 {
-		t.Fatalf("the line is %v, want empty", got)
-	}
+	granted(t, behind)
+	wantLineEmpty(t, b)
 	checkUse(t, b, 50, 100)
 }
 
@@ -319,9 +308,7 @@ func TestCancelledContextWithWaitersReturnsAtOnce(t *testing.T) {
 		t.Fatalf("the line is %v, want the earlier waiter only", got)
 	}
 	b.Release(100)
-	if err := result(t, waiting); err != nil {
-		t.Fatal(err)
-	}
+	granted(t, waiting)
 	// With room and nobody waiting, a done context still gets its bytes.
 	if err := b.Acquire(ctx, 20); err != nil {
 		t.Fatalf("Acquire with room and a done context: %v", err)
@@ -346,9 +333,7 @@ func TestTakePastTheLimitHoldsWaitersUntilBelow(t *testing.T) {
 		t.Fatalf("the line is %v at 100 of 100 in use", got)
 	}
 	b.Release(10) // 90: now they fit
-	if err := result(t, w); err != nil {
-		t.Fatal(err)
-	}
+	granted(t, w)
 	checkUse(t, b, 100, 150)
 
 	// Take does not wait, not even behind waiters.
@@ -359,9 +344,7 @@ func TestTakePastTheLimitHoldsWaitersUntilBelow(t *testing.T) {
 		t.Fatalf("the line is %v after Take", got)
 	}
 	b.Release(75) // 50 in use: room for the waiter
-	if err := result(t, last); err != nil {
-		t.Fatal(err)
-	}
+	granted(t, last)
 	checkUse(t, b, 100, 150)
 	b.Release(100)
 	checkUse(t, b, 0, 150)
@@ -416,9 +399,7 @@ func TestAcquireMoreThanTheLimitFailsAtOnce(t *testing.T) {
 	if want := "membudget: acquire 101 bytes: more than the limit of 100"; err.Error() != want {
 		t.Fatalf("error %q, want %q", err, want)
 	}
-	if got := queued(b); len(got) != 0 {
-		t.Fatalf("the line is %v, want empty", got)
-	}
+	wantLineEmpty(t, b)
 	checkUse(t, b, 100, 100)
 }
 
@@ -437,9 +418,7 @@ func TestZeroBytes(t *testing.T) {
 	}
 	checkUse(t, b, 100, 100)
 	b.Release(100)
-	if err := result(t, w); err != nil {
-		t.Fatal(err)
-	}
+	granted(t, w)
 	checkUse(t, b, 1, 100)
 }
 
@@ -462,9 +441,7 @@ func TestPeakIsTheMostEverReservedAtOnce(t *testing.T) {
 	mustAcquire(t, b, 90)
 	w := acquireAsync(t, context.Background(), b, 100)
 	b.Release(90)
-	if err := result(t, w); err != nil {
-		t.Fatal(err)
-	}
+	granted(t, w)
 	checkUse(t, b, 100, 120)
 }
 
@@ -549,9 +526,7 @@ func TestTryAcquireNeverWaitsNorJumpsTheLine(t *testing.T) {
 		t.Fatal("TryAcquire jumped the line")
 	}
 	b.Release(70)
-	if err := result(t, done); err != nil {
-		t.Fatal(err)
-	}
+	granted(t, done)
 	if !b.TryAcquire(50) {
 		t.Fatal("TryAcquire refused bytes that fit with nobody waiting")
 	}
