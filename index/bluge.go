@@ -819,16 +819,27 @@ func (x *Bluge) DeleteTopic(ctx context.Context, topic string) error {
 		delete(x.deleting, topic)
 		x.mu.Unlock()
 	}()
+	dir := ""
+	if validTopicName(topic) {
+		dir = x.topicDir(topic)
+	}
+	return closeAndRemove(open, dir)
+}
+
+// closeAndRemove closes the writers of an index being deleted, without a
+// last persist, and then removes its directory with removeDir (none when
+// dir is "": a name that cannot have one).
+func closeAndRemove(open []*bpart, dir string) error {
 	var errs []error
 	for _, p := range open {
 		if err := p.close(false); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if !validTopicName(topic) {
+	if dir == "" {
 		return errors.Join(errs...)
 	}
-	return removeDir(x.topicDir(topic), errs)
+	return removeDir(dir, errs)
 }
 
 // removeDir deletes dir so that a crash leaves all of it or none: it
@@ -876,24 +887,22 @@ func (x *Bluge) DeletePartition(ctx context.Context, topic string, partition int
 		return fmt.Errorf("index: %s-%d is already being deleted", topic, partition)
 	}
 	x.deletingParts[key] = true
-	open := x.parts[key]
-	delete(x.parts, key)
+	var open []*bpart
+	if p := x.parts[key]; p != nil {
+		open = append(open, p)
+		delete(x.parts, key)
+	}
 	x.mu.Unlock()
 	defer func() {
 		x.mu.Lock()
 		delete(x.deletingParts, key)
 		x.mu.Unlock()
 	}()
-	var errs []error
-	if open != nil {
-		if err := open.close(false); err != nil {
-			errs = append(errs, err)
-		}
+	dir := ""
+	if validTopicName(topic) && partition >= 0 {
+		dir = x.partDir(topic, partition)
 	}
-	if !validTopicName(topic) || partition < 0 {
-		return errors.Join(errs...)
-	}
-	return removeDir(x.partDir(topic, partition), errs)
+	return closeAndRemove(open, dir)
 }
 
 // close closes the partition's writer; with flush it first waits until
