@@ -145,11 +145,7 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 		var out []byte
 		for r := range replies {
 			resp, closeConn := r.Wait(context.WithoutCancel(ctx))
-			<-slots
-			if writeErr != nil {
-				continue
-			}
-			if resp != nil {
+			if writeErr == nil && resp != nil {
 				out = binary.BigEndian.AppendUint32(out[:0], uint32(len(resp)))
 				out = append(out, resp...)
 				if _, err := c.Write(out); err != nil {
@@ -158,12 +154,16 @@ func ServeConn(ctx context.Context, c net.Conn, cfg ConnConfig, dispatch Dispatc
 				}
 				ir.wrote()
 			}
-			if closeConn {
+			if writeErr == nil && closeConn {
 				// Stop the reader; the connection is closed once every
 				// response before this one is delivered (lingerClose).
 				writeErr = errClosedByServer
 				rd.stop()
 			}
+			// The slot is given back only once the answer is out (and
+			// recorded as activity): until then the client waits for it
+			// and is not idle.
+			<-slots
 		}
 	}()
 

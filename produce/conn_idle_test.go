@@ -18,6 +18,13 @@ import (
 // returns the client end and a function waiting for ServeConn's result.
 func serveOne(t *testing.T, cfg ConnConfig, dispatch Dispatcher) (net.Conn, func() error) {
 	t.Helper()
+	return serveOneWrapped(t, cfg, dispatch, func(c net.Conn) net.Conn { return c })
+}
+
+// serveOneWrapped is serveOne with the server's end of the connection
+// wrapped by wrap.
+func serveOneWrapped(t *testing.T, cfg ConnConfig, dispatch Dispatcher, wrap func(net.Conn) net.Conn) (net.Conn, func() error) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +42,7 @@ func serveOne(t *testing.T, cfg ConnConfig, dispatch Dispatcher) (net.Conn, func
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	var result error
-	go func() { result = ServeConn(ctx, s, cfg, dispatch); close(done) }()
+	go func() { result = ServeConn(ctx, wrap(s), cfg, dispatch); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
 	return c, func() error { <-done; return result }
 }
@@ -140,5 +147,43 @@ func TestServeConnIdleDisabled(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("read on a silent connection with no idle timeout: %v, want the client's own deadline", err)
+	}
+}
+
+// slowWriteConn takes delay to write each response.
+type slowWriteConn struct {
+	net.Conn
+	delay time.Duration
+}
+
+func (c slowWriteConn) Write(p []byte) (int, error) {
+	time.Sleep(c.delay)
+	return c.Conn.Write(p)
+}
+
+// TestServeConnNotIdleWhileAnswering: a response that takes longer than
+// the idle timeout to write (a slow client reading it, say) does not make
+// the connection idle: the request counts as waiting until its answer is
+// out, and the idle time starts from there. (The request's slot was once
+// given back before the write, so a deadline passing during the write
+// closed the connection just as it answered.)
+func TestServeConnNotIdleWhileAnswering(t *testing.T) {
+	e := newEnv(t, nil)
+	e.topic("t", 1, nil)
+	const idle = 200 * time.Millisecond
+	c, done := serveOneWrapped(t, ConnConfig{MaxInFlight: 5, IdleTimeout: idle}, e.h.DispatchProduce,
+		func(c net.Conn) net.Conn { return slowWriteConn{c, 3 * idle} })
+	for i := int32(0); i < 3; i++ {
+		sendProduce(t, c, i, 1, "t", newSpec(1).build(t))
+		if corr, resp := readProduce(t, c); corr != i || resp.Topics[0].Partitions[0].ErrorCode != 0 {
+			t.Fatalf("request %d: correlation %d, %+v", i, corr, resp.Topics[0].Partitions[0])
+		}
+	}
+	waitClosed(t, c, 10*time.Second)
+	if err := done(); err != nil {
+		t.Fatalf("ServeConn: %v", err)
+	}
+	if n := e.logEnd("t", 0); n != 3 {
+		t.Fatalf("log end offset %d, want 3", n)
 	}
 }
